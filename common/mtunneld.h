@@ -1,0 +1,184 @@
+/*
+ * Messages between mtunneld's processes, the structs they carry, and the
+ * entry point of each role.  Every process includes this header and no
+ * other process's.
+ */
+
+#ifndef MTUNNELD_H
+#define MTUNNELD_H
+
+#include <sys/types.h>
+#include <stdint.h>
+
+#define MTUNNELD_VERSION	"0.1"
+
+/*
+ * Raised whenever a message type or struct below changes, so that a child
+ * re-executed from a newer binary is rejected instead of misread.
+ */
+#define IMSG_FORMAT_VERSION	1
+
+/* The channel to the parent, in every child after exec. */
+#define PROC_CHANNEL_FD		3
+
+#define VMID_MIN		100
+#define VMID_MAX		999999999U
+
+enum proc_role {
+	PROC_PARENT,
+	PROC_PRIV,
+	PROC_API,
+	PROC_TUNNEL,
+	PROC_SPAWNER,
+};
+
+/*
+ * Message types.  Requests are named for their area and action; a reply
+ * that can span several messages ends with *_END.  Who sends each one is
+ * noted beside it; a receiver drops the channel on any type it does not
+ * expect from that peer.
+ */
+enum imsg_type {
+	IMSG_NONE,
+
+	/* Set-up, on every channel. */
+	IMSG_PROC_HELLO,		/* both ways: struct proc_hello */
+	IMSG_PROC_SETUP,		/* parent -> child: struct proc_setup */
+	IMSG_PROC_READY,		/* child -> parent: filter in place */
+
+	/* Logging and audit, child -> parent. */
+	IMSG_LOG_RECORD,		/* struct log_record + text */
+	IMSG_AUDIT_EVENT,		/* struct audit_event + JSON */
+
+	/* parent -> api */
+	IMSG_API_LISTENER,		/* fd: the listening TCP socket */
+	IMSG_API_TLS_CERT,		/* PEM certificate chain */
+	IMSG_API_TLS_KEY,		/* PEM private key */
+	IMSG_AUTH_TOKENS,		/* salted token hashes, in parts */
+	IMSG_AUTH_TOKENS_END,
+	IMSG_API_CONFIG_DONE,		/* all of the above sent */
+
+	/* api -> parent requests, each answered by a *_RESULT */
+	IMSG_API_MTUNNEL,		/* POST .../mtunnel */
+	IMSG_API_MTUNNEL_RESULT,
+	IMSG_API_WSCONNECT,		/* ticket check and socket connect */
+	IMSG_API_WSCONNECT_RESULT,	/* fd: the connected socket */
+	IMSG_API_QUERY,			/* read-only endpoints */
+	IMSG_API_QUERY_RESULT,
+
+	/* parent <-> tunnel */
+	IMSG_TUNNEL_LISTENER,		/* parent -> tunnel, fd: control */
+	IMSG_TUNNEL_CONFIG,		/* tunnel -> parent: parsed config */
+	IMSG_TUNNEL_DISK_ALLOC,
+	IMSG_TUNNEL_DISK_IMPORT,
+	IMSG_TUNNEL_IMPORT_QUERY,
+	IMSG_TUNNEL_BWLIMIT,
+	IMSG_TUNNEL_VM_START,
+	IMSG_TUNNEL_VM_RESUME,
+	IMSG_TUNNEL_VM_STOP,
+	IMSG_TUNNEL_NBD_STOP,
+	IMSG_TUNNEL_FSTRIM,
+	IMSG_TUNNEL_TICKET,
+	IMSG_TUNNEL_LOCK_CHECK,
+	IMSG_TUNNEL_UNLOCK,
+	IMSG_TUNNEL_QUIT,		/* with or without cleanup */
+	IMSG_TUNNEL_RESULT,		/* parent -> tunnel, any request */
+
+	/*
+	 * parent -> priv.  Each carries the VMID and user the parent
+	 * stamped, never a value the tunnel or api wrote.
+	 */
+	IMSG_PRIV_CONFIG_CREATE,	/* create and lock the placeholder */
+	IMSG_PRIV_CONFIG_WRITE,
+	IMSG_PRIV_CONFIG_LOCK,		/* read or change the lock property */
+	IMSG_PRIV_CONFIG_DESTROY,
+	IMSG_PRIV_SOCKET_CREATE,	/* listening socket, fd in the reply */
+	IMSG_PRIV_DISK_ALLOC,
+	IMSG_PRIV_DISK_IMPORT,
+	IMSG_PRIV_IMPORT_QUERY,
+	IMSG_PRIV_BWLIMIT,
+	IMSG_PRIV_VM_START,
+	IMSG_PRIV_VM_RESUME,
+	IMSG_PRIV_VM_STOP,
+	IMSG_PRIV_NBD_STOP,
+	IMSG_PRIV_FSTRIM,
+	IMSG_PRIV_CLEANUP,		/* from the journal: struct priv_cleanup */
+	IMSG_PRIV_RESULT,		/* priv -> parent, any request */
+
+	/* priv <-> spawner */
+	IMSG_SPAWN_EXEC,		/* struct spawn_exec + argv strings */
+	IMSG_SPAWN_STARTED,		/* struct spawn_result */
+	IMSG_SPAWN_EXITED,		/* struct spawn_result */
+
+	IMSG_MAX
+};
+
+struct proc_hello {
+	uint32_t	 format;	/* IMSG_FORMAT_VERSION */
+	uint32_t	 role;		/* enum proc_role of the sender */
+};
+
+/* Who the child runs as and where, resolved by the parent. */
+struct proc_setup {
+	uint32_t	 role;
+	uint32_t	 uid;
+	uint32_t	 gid;
+	uint32_t	 vmid;		/* tunnel only, else 0 */
+	uint32_t	 verbose;
+	char		 chroot[256];	/* "" keeps "/" (priv) */
+	char		 rundir[256];	/* priv only */
+	char		 statedir[256];	/* priv only */
+	char		 confdir[256];	/* priv only */
+	char		 qemu[256];	/* spawner: the only binaries it runs */
+	char		 qemu_img[256];
+};
+
+/* Log priorities, as in syslog.h. */
+struct log_record {
+	int32_t		 priority;
+	/* followed by the message text, not NUL-terminated */
+};
+
+#define LOG_RECORD_MAXTEXT	2048
+
+struct audit_event {
+	uint32_t	 type;
+	/* followed by a JSON object; the parent adds who, when and where */
+};
+
+struct priv_cleanup {
+	uint32_t	 vmid;
+	uint32_t	 reason;	/* enum cleanup_reason */
+};
+
+enum cleanup_reason {
+	CLEANUP_QUIT,
+	CLEANUP_DISCONNECT,
+	CLEANUP_ACCEPT_TIMEOUT,
+	CLEANUP_TUNNEL_LOST,
+};
+
+#define SPAWN_MAXARGS		256
+
+struct spawn_exec {
+	uint32_t	 uid;		/* run as; 0 keeps root */
+	uint32_t	 gid;
+	uint32_t	 argc;
+	/* followed by argc NUL-terminated strings */
+};
+
+struct spawn_result {
+	int32_t		 pid;
+	int32_t		 error;		/* errno of a failed start */
+	int32_t		 status;	/* wait status, SPAWN_EXITED only */
+};
+
+/* Entry points of the roles, selected by mtunneld's -X flag. */
+__attribute__((noreturn)) void	priv_main(int, int);
+__attribute__((noreturn)) void	api_main(int, int);
+__attribute__((noreturn)) void	tunnel_main(int, int);
+
+const char	*proc_role_name(enum proc_role);
+int		 proc_role_parse(const char *, enum proc_role *);
+
+#endif /* MTUNNELD_H */
