@@ -15,11 +15,16 @@ DEB_PACKAGES = \
 	libbsd-dev \
 	libseccomp-dev \
 	libcmocka-dev \
+	libjansson-dev \
+	libssl-dev \
+	libwebsockets-dev \
+	openssl \
+	socat \
 	strace \
 	procps \
 	passwd
 
-LIBS_PC =	libbsd-ctor libseccomp
+LIBS_PC =	libbsd-ctor libseccomp libssl libcrypto jansson libwebsockets
 TEST_PC =	cmocka
 
 WARNINGS =	-Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual \
@@ -37,28 +42,45 @@ TEST_CFLAGS =	$(shell $(PKG_CONFIG) --cflags $(TEST_PC))
 TEST_LIBS =	$(shell $(PKG_CONFIG) --libs $(TEST_PC))
 
 COMMON_SRCS = \
+	common/acl.c \
+	common/cert.c \
 	common/conf.c \
 	common/imsg.c \
 	common/log.c \
 	common/privdrop.c \
 	common/proc.c \
-	common/sandbox.c
+	common/sandbox.c \
+	common/storagecfg.c \
+	common/token.c \
+	common/usercfg.c \
+	common/vmconfig.c
 
 PARENT_SRCS = \
+	parent/auth.c \
 	parent/child.c \
 	parent/parent.c \
-	parent/setup.c
+	parent/query.c \
+	parent/request.c \
+	parent/setup.c \
+	parent/ticket.c \
+	parent/upid.c
 
 PRIV_SRCS = \
+	priv/config.c \
 	priv/priv.c \
 	priv/priv_sandbox.c \
+	priv/sock.c \
 	priv/spawner.c
 
 API_SRCS = \
 	api/api.c \
-	api/api_sandbox.c
+	api/api_auth.c \
+	api/api_sandbox.c \
+	api/http.c \
+	api/ws.c
 
 TUNNEL_SRCS = \
+	tunnel/control.c \
 	tunnel/tunnel.c \
 	tunnel/tunnel_sandbox.c
 
@@ -66,15 +88,44 @@ MTUNNELD_SRCS = $(COMMON_SRCS) $(PARENT_SRCS) $(PRIV_SRCS) $(API_SRCS) \
 	$(TUNNEL_SRCS)
 MTUNNELD_OBJS = $(MTUNNELD_SRCS:.c=.o)
 
+CTL_SRCS = \
+	ctl/mtunnelctl.c
+CTL_OBJS = $(CTL_SRCS:.c=.o) $(COMMON_SRCS:.c=.o)
+
+TOOLS = \
+	tests/tools/usink \
+	tests/tools/wstool
+
 UNIT_TESTS = \
+	tests/unit/test_acl \
+	tests/unit/test_cert \
 	tests/unit/test_conf \
 	tests/unit/test_imsg \
 	tests/unit/test_sandbox \
-	tests/unit/test_spawner
+	tests/unit/test_spawner \
+	tests/unit/test_storagecfg \
+	tests/unit/test_ticket \
+	tests/unit/test_token \
+	tests/unit/test_upid \
+	tests/unit/test_usercfg \
+	tests/unit/test_vmconfig
 
-HEADERS = $(wildcard common/*.h parent/*.h priv/*.h api/*.h tunnel/*.h)
+HEADERS = $(wildcard common/*.h parent/*.h priv/*.h api/*.h tunnel/*.h \
+	ctl/*.h)
 
-all: mtunneld
+all: mtunneld mtunnelctl
+
+mtunnelctl: $(CTL_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(PC_LIBS)
+
+tests/tools/usink: tests/tools/usink.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PC_LIBS)
+
+tests/tools/wstool: tests/tools/wstool.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PC_LIBS)
+
+tests/tools/%.o: tests/tools/%.c
+	$(CC) $(CFLAGS) $(PC_CFLAGS) -c -o $@ $<
 
 mtunneld: $(MTUNNELD_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(MTUNNELD_OBJS) $(PC_LIBS)
@@ -82,6 +133,10 @@ mtunneld: $(MTUNNELD_OBJS)
 %.o: %.c $(HEADERS)
 	$(CC) $(CFLAGS) $(PC_CFLAGS) -c -o $@ $<
 
+tests/unit/test_acl: tests/unit/test_acl.o common/acl.o common/usercfg.o \
+	common/log.o common/imsg.o
+tests/unit/test_cert: tests/unit/test_cert.o common/cert.o common/log.o \
+	common/imsg.o
 tests/unit/test_conf: tests/unit/test_conf.o common/conf.o
 tests/unit/test_imsg: tests/unit/test_imsg.o common/imsg.o
 tests/unit/test_sandbox: tests/unit/test_sandbox.o common/sandbox.o \
@@ -89,9 +144,21 @@ tests/unit/test_sandbox: tests/unit/test_sandbox.o common/sandbox.o \
 	tunnel/tunnel_sandbox.o
 tests/unit/test_spawner: tests/unit/test_spawner.o priv/spawner.o \
 	common/log.o common/imsg.o common/proc.o
+tests/unit/test_storagecfg: tests/unit/test_storagecfg.o common/storagecfg.o \
+	common/log.o common/imsg.o
+tests/unit/test_ticket: tests/unit/test_ticket.o parent/ticket.o \
+	common/log.o common/imsg.o
+tests/unit/test_token: tests/unit/test_token.o common/token.o \
+	common/log.o common/imsg.o
+tests/unit/test_upid: tests/unit/test_upid.o parent/upid.o
+tests/unit/test_usercfg: tests/unit/test_usercfg.o common/usercfg.o \
+	common/log.o common/imsg.o
+tests/unit/test_vmconfig: tests/unit/test_vmconfig.o common/vmconfig.o \
+	common/storagecfg.o common/log.o common/imsg.o
 
 tests/unit/%.o: tests/unit/%.c $(HEADERS)
 	$(CC) $(CFLAGS) $(PC_CFLAGS) $(TEST_CFLAGS) -Ipriv -Iapi -Itunnel \
+	    -Iparent \
 	    -c -o $@ $<
 
 $(UNIT_TESTS):
@@ -111,20 +178,23 @@ deps:
 	fi
 
 check: deps
-	$(MAKE) mtunneld $(UNIT_TESTS)
+	$(MAKE) mtunneld mtunnelctl $(TOOLS) $(UNIT_TESTS)
 	tests/run-unit $(UNIT_TESTS)
 	tests/run-integration
 
-install: mtunneld
+install: mtunneld mtunnelctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 mtunneld $(DESTDIR)$(SBINDIR)/mtunneld
+	install -m 0755 mtunnelctl $(DESTDIR)$(SBINDIR)/mtunnelctl
 	install -m 0644 docs/mtunneld.8 $(DESTDIR)$(MANDIR)/man8/mtunneld.8
+	install -m 0644 docs/mtunnelctl.8 $(DESTDIR)$(MANDIR)/man8/mtunnelctl.8
 	install -m 0644 docs/mtunneld.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man5/mtunneld.conf.5
 	@if [ -z "$(DESTDIR)" ]; then scripts/create-users; fi
 
 clean:
-	rm -f mtunneld $(MTUNNELD_OBJS) $(UNIT_TESTS) tests/unit/*.o
+	rm -f mtunneld mtunnelctl $(MTUNNELD_OBJS) $(CTL_OBJS) $(TOOLS) \
+	    $(UNIT_TESTS) tests/unit/*.o tests/tools/*.o
 
 .PHONY: all check clean deps install

@@ -25,7 +25,6 @@
 #include "imsg.h"
 
 #define IMSG_RBUF_MIN		16384
-#define IMSG_MAXFDQ		16	/* descriptors waiting for a message */
 #define IMSG_MAXIOV		16
 
 static void	imsg_seterr(struct imsgbuf *, const char *, ...)
@@ -214,7 +213,11 @@ imsg_pop_fd(struct imsgbuf *ibuf, uint32_t type)
 	struct imsg_fdq	*fq;
 	int		 fd;
 
-	if ((fq = TAILQ_FIRST(&ibuf->fdq)) == NULL) {
+	/*
+	 * After a drop, queued descriptors no longer match messages: the
+	 * queue may already hold the descriptor of a later message.
+	 */
+	if (ibuf->lostfd || (fq = TAILQ_FIRST(&ibuf->fdq)) == NULL) {
 		imsg_seterr(ibuf, "message type %u: its descriptor did not "
 		    "arrive%s", type, ibuf->lostfd ?
 		    " (dropped: receiver out of descriptors?)" : "");
@@ -287,6 +290,8 @@ imsg_get(struct imsgbuf *ibuf, struct imsg *imsg)
 			    datalen, strerror(errno));
 			if (imsg->fd != -1)
 				close(imsg->fd);
+			/* The channel ends; leave no fd for a later one. */
+			ibuf->lostfd = 1;
 			return -1;
 		}
 		memcpy(imsg->data, ibuf->rbuf + IMSG_HEADER_SIZE, datalen);

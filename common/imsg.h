@@ -15,6 +15,7 @@
 #define IMSG_MAXSIZE		(1024 * 1024 + 4096)
 
 #define IMSGF_HASFD		0x0001
+#define IMSG_MAXFDQ		16	/* descriptors waiting for a message */
 
 struct imsg_hdr {
 	uint32_t	 type;

@@ -125,6 +125,7 @@ struct proc_setup {
 	uint32_t	 gid;
 	uint32_t	 vmid;		/* tunnel only, else 0 */
 	uint32_t	 verbose;
+	uint32_t	 accept_timeout;	/* tunnel: seconds */
 	char		 chroot[256];	/* "" keeps "/" (priv) */
 	char		 rundir[256];	/* priv only */
 	char		 statedir[256];	/* priv only */
@@ -156,6 +157,94 @@ enum cleanup_reason {
 	CLEANUP_DISCONNECT,
 	CLEANUP_ACCEPT_TIMEOUT,
 	CLEANUP_TUNNEL_LOST,
+};
+
+/*
+ * API requests.  The api worker has already checked the token against its
+ * snapshot; it passes the token id and secret so that the parent checks
+ * them again before it decides anything.
+ */
+#define AUTHID_MAX		128	/* user@realm!tokenname */
+#define TOKEN_SECRET_MAX	128
+#define NODE_NAME_MAX		64
+#define API_LIST_MAX		1024	/* storages or bridges, as sent */
+#define API_PATH_MAX		256	/* socket paths, UPIDs */
+#define TICKET_MAX		256
+#define ADDR_TEXT_MAX		64
+
+struct api_auth {
+	char		 tokenid[AUTHID_MAX];
+	char		 secret[TOKEN_SECRET_MAX];
+	char		 remote[ADDR_TEXT_MAX];	/* client address, for logs */
+};
+
+struct api_mtunnel {
+	struct api_auth	 auth;
+	char		 node[NODE_NAME_MAX];
+	uint32_t	 vmid;
+	char		 storages[API_LIST_MAX];
+	char		 bridges[API_LIST_MAX];
+};
+
+struct api_wsconnect {
+	struct api_auth	 auth;
+	char		 node[NODE_NAME_MAX];
+	uint32_t	 vmid;
+	char		 socket[API_PATH_MAX];
+	char		 ticket[TICKET_MAX];
+};
+
+enum api_query_kind {
+	API_QUERY_CLUSTER_STATUS,	/* GET cluster/status */
+	API_QUERY_CERT_INFO,		/* GET nodes/{node}/certificates/info */
+	API_QUERY_RESOURCES,		/* GET cluster/resources */
+	API_QUERY_STORAGE,		/* GET nodes/{node}/storage */
+	API_QUERY_TASK_STATUS,		/* GET nodes/{node}/tasks/{upid}/status */
+};
+
+struct api_query {
+	struct api_auth	 auth;
+	uint32_t	 kind;		/* enum api_query_kind */
+	char		 node[NODE_NAME_MAX];
+	char		 arg[API_PATH_MAX];	/* type=, or the UPID */
+};
+
+/*
+ * The parent's answer to any API request: the HTTP status, the reason
+ * phrase, then the whole JSON body (may be empty).  A successful
+ * WSCONNECT carries the connected socket as the passed descriptor.
+ */
+struct api_result {
+	uint32_t	 status;
+	char		 reason[128];
+	/* followed by the JSON body */
+};
+
+/* A token snapshot entry, parent -> api in IMSG_AUTH_TOKENS. */
+struct auth_token {
+	char		 tokenid[AUTHID_MAX];
+	char		 hash[160];	/* scheme$salt$hash, never a secret */
+	int64_t		 expire;	/* token's, or the user's if sooner */
+	uint32_t	 enabled;	/* user enabled */
+};
+
+/* parent -> priv and back, for the placeholder config and sockets. */
+struct priv_vmid_req {
+	uint32_t	 vmid;
+	uint32_t	 kind;		/* socket kind, for SOCKET_CREATE */
+};
+
+enum priv_socket_kind {
+	SOCKET_MTUNNEL,		/* <vmid>.mtunnel, the control socket */
+	SOCKET_MIGRATE,		/* <vmid>.migrate, QEMU memory */
+	SOCKET_NBD,		/* <vmid>_nbd.migrate */
+	SOCKET_STORAGE,		/* <vmid>.storage, disk import */
+};
+
+struct priv_result {
+	int32_t		 error;		/* 0, or an errno */
+	char		 msg[256];	/* what failed, for the API error */
+	/* SOCKET_CREATE: the listening socket as the passed descriptor */
 };
 
 #define SPAWN_MAXARGS		256

@@ -27,6 +27,14 @@ sandbox_install(const char *role, const struct sandbox_rule *rules,
 		log_warnx("%s: seccomp_init failed", role);
 		return -1;
 	}
+	/* libseccomp 2.5.4 kills only the thread on a foreign arch. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) < 0) {
+		log_warnx("%s: seccomp bad-arch action: %s", role,
+		    strerror(-rc));
+		seccomp_release(ctx);
+		return -1;
+	}
 
 	for (i = 0; i < nrules; i++) {
 		if (rules[i].argidx < 0)

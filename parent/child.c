@@ -22,12 +22,6 @@
 
 #define SELF_EXE	"/proc/self/exe"
 
-static void	parent_dispatch_priv(struct parent *, struct child *,
-		    struct imsg *);
-static void	parent_dispatch_api(struct parent *, struct child *,
-		    struct imsg *);
-static void	parent_dispatch_tunnel(struct parent *, struct child *,
-		    struct imsg *);
 
 /* In the new child: put the channel on its fixed descriptor and exec. */
 static void
@@ -70,6 +64,7 @@ child_send_setup(struct parent *env, struct child *c)
 	setup.role = c->role;
 	setup.vmid = c->vmid;
 	setup.verbose = env->verbose;
+	setup.accept_timeout = env->conf.accept_timeout;
 
 	if (c->role == PROC_API)
 		ids = &env->api_ids;
@@ -149,6 +144,7 @@ child_start(struct parent *env, enum proc_role role, uint32_t vmid)
 	TAILQ_INSERT_TAIL(&env->children, c, entry);
 
 	child_send_setup(env, c);
+	parent_send_config(env, c);
 	log_debug("started %s, pid %ld", c->name, (long)c->pid);
 	return c;
 }
@@ -196,7 +192,7 @@ child_find_vmid(struct parent *env, uint32_t vmid)
 }
 
 /* A protocol violation: log it and end that child. */
-static void
+void
 child_violation(struct parent *env, struct child *c, const char *why)
 {
 	log_warnx("%s[%ld]: %s; closing its channel", c->name, (long)c->pid,
@@ -252,7 +248,6 @@ child_dispatch_common(struct parent *env, struct child *c,
 		}
 		c->state = CHILD_READY;
 		log_info("%s ready, pid %ld", c->name, (long)c->pid);
-		parent_child_ready(env, c);
 		return 1;
 	}
 
@@ -320,54 +315,6 @@ child_dispatch(struct parent *env, struct child *c)
 	}
 }
 
-/*
- * Each dispatcher checks the type against what this role may send.  The
- * requests of the later features land here; until then any other type is
- * a protocol violation.
- */
-static void
-parent_dispatch_priv(struct parent *env, struct child *c, struct imsg *imsg)
-{
-	char	 why[64];
-
-	switch (imsg->hdr.type) {
-	default:
-		snprintf(why, sizeof(why), "unexpected message type %u",
-		    imsg->hdr.type);
-		child_violation(env, c, why);
-		break;
-	}
-}
-
-static void
-parent_dispatch_api(struct parent *env, struct child *c, struct imsg *imsg)
-{
-	char	 why[64];
-
-	switch (imsg->hdr.type) {
-	default:
-		snprintf(why, sizeof(why), "unexpected message type %u",
-		    imsg->hdr.type);
-		child_violation(env, c, why);
-		break;
-	}
-}
-
-static void
-parent_dispatch_tunnel(struct parent *env, struct child *c,
-    struct imsg *imsg)
-{
-	char	 why[64];
-
-	switch (imsg->hdr.type) {
-	default:
-		snprintf(why, sizeof(why), "unexpected message type %u",
-		    imsg->hdr.type);
-		child_violation(env, c, why);
-		break;
-	}
-}
-
 void
 child_describe_exit(int status, char *buf, size_t len)
 {
@@ -386,8 +333,6 @@ child_describe_exit(int status, char *buf, size_t len)
 static void
 child_lost(struct parent *env, struct child *c, int status)
 {
-	struct priv_cleanup	 req;
-	struct child		*priv;
 	char			 why[160];
 
 	child_describe_exit(status, why, sizeof(why));
@@ -403,16 +348,13 @@ child_lost(struct parent *env, struct child *c, int status)
 		return;
 	}
 
-	log_warnx("%s[%ld] %s; cleaning up its migration", c->name,
-	    (long)c->pid, why);
-	if ((priv = child_find_role(env, PROC_PRIV)) == NULL)
-		return;
-	req.vmid = c->vmid;
-	req.reason = CLEANUP_TUNNEL_LOST;
-	if (imsg_compose(&priv->ibuf, IMSG_PRIV_CLEANUP, c->vmid, 0, -1,
-	    &req, sizeof(req)) == -1)
-		log_warnx("cleanup of vmid %u: %s", c->vmid,
-		    imsg_error(&priv->ibuf));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("%s[%ld] %s", c->name, (long)c->pid, why);
+	else
+		log_warnx("%s[%ld] %s; cleaning up its migration", c->name,
+		    (long)c->pid, why);
+	request_tunnel_ended(env, c, why, WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
 }
 
 /* Reap every child that has ended, and act on its loss. */

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "parent.h"
 #include "proc.h"
+#include "ticket.h"
 
 #define SHUTDOWN_GRACE_MS	3000	/* then SIGKILL what is left */
 
@@ -88,8 +89,14 @@ prepare(struct parent *env)
 	    (env->pidfh = pid_file_open(&env->conf, err,
 	    sizeof(err))) == NULL ||
 	    (env->listen_fd = setup_listener(&env->conf, err,
-	    sizeof(err))) == -1)
+	    sizeof(err))) == -1 ||
+	    setup_tls(env, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	if (auth_load(env) == -1)
+		fatalx("cannot load users, tokens and storages");
+	if ((env->tickets = calloc(1, sizeof(*env->tickets))) == NULL ||
+	    ticket_init(env->tickets, env->conf.ticket_lifetime) == -1)
+		fatalx("cannot set up the ticket key");
 }
 
 static void
@@ -192,24 +199,47 @@ parent_tunnel_start(struct parent *env, uint32_t vmid)
 	return child_start(env, PROC_TUNNEL, vmid);
 }
 
-/* Hand a child what it gets once its filter is in place. */
+/*
+ * Queue what an api worker needs before it drops privileges: the TLS
+ * certificate and key, the listener and the token snapshot.
+ */
 void
-parent_child_ready(struct parent *env, struct child *c)
+parent_send_config(struct parent *env, struct child *c)
 {
 	int	 fd;
 
 	if (c->role != PROC_API)
 		return;
-	if ((fd = dup(env->listen_fd)) == -1) {
-		log_warn("%s: dup of the listener", c->name);
-		parent_shutdown(env, 1);
+	if ((fd = dup(env->listen_fd)) == -1)
+		fatal("%s: dup of the listener", c->name);
+	if (imsg_compose(&c->ibuf, IMSG_API_TLS_CERT, 0, 0, -1,
+	    env->cert_pem, env->cert_len) == -1 ||
+	    imsg_compose(&c->ibuf, IMSG_API_TLS_KEY, 0, 0, -1, env->key_pem,
+	    env->key_len) == -1 ||
+	    imsg_compose(&c->ibuf, IMSG_API_LISTENER, 0, 0, fd, NULL,
+	    0) == -1)
+		fatalx("%s: %s", c->name, imsg_error(&c->ibuf));
+	auth_send_tokens(env, c);
+	if (imsg_compose(&c->ibuf, IMSG_API_CONFIG_DONE, 0, 0, -1, NULL,
+	    0) == -1)
+		fatalx("%s: %s", c->name, imsg_error(&c->ibuf));
+}
+
+/* Reload users, tokens and storages, and give the api the new tokens. */
+static void
+parent_reload(struct parent *env)
+{
+	struct child	*c;
+
+	if (auth_load(env) == -1) {
+		log_warnx("reload failed; keeping the users and tokens "
+		    "loaded before");
 		return;
 	}
-	if (imsg_compose(&c->ibuf, IMSG_API_LISTENER, 0, 0, fd, NULL,
-	    0) == -1) {
-		log_warnx("%s: %s", c->name, imsg_error(&c->ibuf));
-		parent_shutdown(env, 1);
-	}
+	TAILQ_FOREACH(c, &env->children, entry)
+		if (c->role == PROC_API && c->state != CHILD_GONE)
+			auth_send_tokens(env, c);
+	log_info("reloaded users, tokens and storages");
 }
 
 static void
@@ -226,8 +256,8 @@ handle_signals(struct parent *env, int sfd)
 			parent_shutdown(env, 0);
 			break;
 		case SIGHUP:
-			/* TODO: reload user.cfg and token secrets. */
-			log_info("received SIGHUP; nothing to reload yet");
+			log_info("received SIGHUP; reloading");
+			parent_reload(env);
 			break;
 		case SIGCHLD:
 			child_reap(env);
@@ -318,6 +348,8 @@ main(int argc, char *argv[])
 
 	memset(&env, 0, sizeof(env));
 	TAILQ_INIT(&env.children);
+	TAILQ_INIT(&env.tasks);
+	TAILQ_INIT(&env.pending);
 	env.listen_fd = -1;
 
 	while ((ch = getopt(argc, argv, "df:np:vX:")) != -1) {
@@ -362,12 +394,14 @@ main(int argc, char *argv[])
 
 	/* Children never call localtime(); the parent reads the zone once. */
 	tzset();
-	log_init(env.debug, env.verbose, "parent");
+	/* Until daemon(), errors go to stderr, where the caller sees them. */
+	log_init(1, env.verbose, "parent");
 	prepare(&env);
 	log_listener(env.listen_fd);
 
 	if (!env.debug && daemon(0, 0) == -1)
 		fatal("daemon");
+	log_init(env.debug, env.verbose, "parent");
 	if (pidfile_write(env.pidfh) == -1)
 		fatal("pid file");
 	setproctitle("parent");

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <bsd/libutil.h>
+#include <jansson.h>
 
 #include "conf.h"
 #include "imsg.h"
@@ -21,15 +22,49 @@ enum child_state {
 	CHILD_GONE,		/* channel closed, waiting to reap */
 };
 
+struct task;
+
 struct child {
 	TAILQ_ENTRY(child)	 entry;
 	enum proc_role		 role;
 	enum child_state	 state;
 	pid_t			 pid;
 	uint32_t		 vmid;		/* tunnel only */
+	uint32_t		 sockets;	/* tunnel: 1 << SOCKET_* open */
+	struct task		*task;		/* tunnel: its qmtunnel task */
 	char			 name[32];	/* "api", "tunnel 100" */
 	struct imsgbuf		 ibuf;
 };
+
+/* A qmtunnel task, for GET nodes/{node}/tasks/{upid}/status. */
+struct task {
+	TAILQ_ENTRY(task)	 entry;
+	char			 upid[API_PATH_MAX];
+	char			 tokenid[AUTHID_MAX];
+	uint32_t		 vmid;
+	int			 running;
+	char			 exitstatus[128];
+};
+
+TAILQ_HEAD(tasklist, task);
+
+/* An API request waiting for priv. */
+enum pending_stage {
+	PENDING_CONFIG,		/* placeholder config being created */
+	PENDING_SOCKET,		/* control socket being created */
+};
+
+struct pending {
+	TAILQ_ENTRY(pending)	 entry;
+	uint32_t		 id;		/* reqid towards priv */
+	enum pending_stage	 stage;
+	pid_t			 api_pid;
+	uint32_t		 api_reqid;
+	uint32_t		 vmid;
+	char			 tokenid[AUTHID_MAX];
+};
+
+TAILQ_HEAD(pendinglist, pending);
 
 TAILQ_HEAD(childlist, child);
 
@@ -50,6 +85,17 @@ struct parent {
 	int			 verbose;
 	int			 shutting_down;
 	int			 exit_status;
+
+	struct authdata		*auth;		/* users, tokens, storages */
+	struct ticket_ctx	*tickets;
+	struct tasklist		 tasks;
+	struct pendinglist	 pending;
+	uint32_t		 next_reqid;
+	char			 fingerprint[96];	/* of the TLS cert */
+	char			*cert_pem;
+	size_t			 cert_len;
+	char			*key_pem;
+	size_t			 key_len;
 };
 
 /* child.c */
@@ -61,16 +107,59 @@ void		 child_free(struct parent *, struct child *);
 struct child	*child_find_role(struct parent *, enum proc_role);
 struct child	*child_find_vmid(struct parent *, uint32_t);
 void		 child_describe_exit(int, char *, size_t);
+void		 child_violation(struct parent *, struct child *,
+		    const char *);
+
+/* auth.c */
+int		 auth_load(struct parent *);
+int		 auth_verify(struct parent *, const struct api_auth *, char *,
+		    size_t);
+int		 auth_allowed(struct parent *, const char *, const char *,
+		    const char *);
+void		 auth_send_tokens(struct parent *, struct child *);
+
+/* request.c */
+void		 parent_dispatch_api(struct parent *, struct child *,
+		    struct imsg *);
+void		 parent_dispatch_priv(struct parent *, struct child *,
+		    struct imsg *);
+void		 parent_dispatch_tunnel(struct parent *, struct child *,
+		    struct imsg *);
+void		 request_priv_result(struct parent *, struct imsg *);
+void		 request_cleanup(struct parent *, uint32_t, uint32_t);
+void		 request_tunnel_ended(struct parent *, struct child *,
+		    const char *, int);
+void		 api_reply(struct child *, uint32_t, uint32_t, int,
+		    const char *, json_t *, int);
+json_t		*api_data(json_t *);
+json_t		*api_error_body(const char *, json_t *);
+void		 api_param_error(struct child *, uint32_t, uint32_t,
+		    const char *, const char *, ...)
+		    __attribute__((format(printf, 5, 6)));
+void		 api_permission_error(struct child *, uint32_t, uint32_t,
+		    const char *, const char *);
+int		 field_ok(const char *, size_t);
+int		 auth_fields_ok(const struct api_auth *);
+int		 request_check_caller(struct parent *, struct child *,
+		    uint32_t, uint32_t, const struct api_auth *, const char *);
+
+/* query.c */
+void		 request_query(struct parent *, struct child *, struct imsg *);
+int		 query_check_storages(struct parent *, struct child *,
+		    uint32_t, const char *, const char *);
+int		 query_check_bridges(struct parent *, struct child *, uint32_t,
+		    const char *);
 
 /* parent.c */
 void		 parent_shutdown(struct parent *, int);
-void		 parent_child_ready(struct parent *, struct child *);
+void		 parent_send_config(struct parent *, struct child *);
 struct child	*parent_tunnel_start(struct parent *, uint32_t);
 
 /* setup.c */
 int		 setup_users(struct parent *, char *, size_t);
 int		 setup_dirs(const struct mtunneld_conf *, char *, size_t);
 int		 setup_listener(const struct mtunneld_conf *, char *, size_t);
+int		 setup_tls(struct parent *, char *, size_t);
 struct pidfh	*pid_file_open(const struct mtunneld_conf *, char *, size_t);
 
 #endif /* MTUNNELD_PARENT_H */

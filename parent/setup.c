@@ -23,6 +23,7 @@
 #include <bsd/libutil.h>
 #include <bsd/string.h>
 
+#include "cert.h"
 #include "log.h"
 #include "parent.h"
 
@@ -227,4 +228,47 @@ pid_file_open(const struct mtunneld_conf *conf, char *err, size_t errlen)
 	else
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 	return NULL;
+}
+
+/*
+ * Load the TLS certificate and key.  Without tls-cert and tls-key in the
+ * config, use STATE-DIR/cert.pem and key.pem, created self-signed at the
+ * first start.  The fingerprint is logged in the form sources pin.
+ */
+int
+setup_tls(struct parent *env, char *err, size_t errlen)
+{
+	struct mtunneld_conf	*conf = &env->conf;
+	char			 cert[CONF_PATH_MAX + 16];
+	char			 key[CONF_PATH_MAX + 16];
+	struct stat		 st;
+
+	if ((conf->tls_cert[0] == '\0') != (conf->tls_key[0] == '\0')) {
+		snprintf(err, errlen, "set both tls-cert and tls-key, or "
+		    "neither");
+		return -1;
+	}
+	if (conf->tls_cert[0] != '\0') {
+		strlcpy(cert, conf->tls_cert, sizeof(cert));
+		strlcpy(key, conf->tls_key, sizeof(key));
+	} else {
+		snprintf(cert, sizeof(cert), "%s/cert.pem", conf->statedir);
+		snprintf(key, sizeof(key), "%s/key.pem", conf->statedir);
+		if (stat(cert, &st) == -1 && errno == ENOENT) {
+			if (cert_create_selfsigned(cert, key, conf->node, err,
+			    errlen) == -1)
+				return -1;
+			log_info("created a self-signed certificate %s",
+			    cert);
+		}
+	}
+
+	if (cert_load_pair(cert, key, &env->cert_pem, &env->cert_len,
+	    &env->key_pem, &env->key_len, err, errlen) == -1 ||
+	    cert_fingerprint_pem(env->cert_pem, env->cert_len,
+	    env->fingerprint, sizeof(env->fingerprint), err, errlen) == -1)
+		return -1;
+	log_info("TLS certificate %s, fingerprint %s", cert,
+	    env->fingerprint);
+	return 0;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bsd/string.h>
 #include <bsd/unistd.h>
 
 #include "imsg.h"
@@ -27,7 +28,80 @@
 
 static struct imsgbuf	 priv_ibuf;	/* to the parent */
 static struct imsgbuf	 spawner_ibuf;
+static struct proc_setup priv_setup;
 
+static void
+priv_reply(const struct imsg *imsg, int error, const char *msg, int fd)
+{
+	struct priv_result	 res;
+
+	memset(&res, 0, sizeof(res));
+	res.error = error;
+	strlcpy(res.msg, msg, sizeof(res.msg));
+	if (imsg_compose(&priv_ibuf, IMSG_PRIV_RESULT, imsg->hdr.peerid,
+	    imsg->hdr.reqid, fd, &res, sizeof(res)) == -1)
+		fatalx("reply: %s", imsg_error(&priv_ibuf));
+}
+
+/*
+ * Check a request that names a VMID: exact length, a VMID in range, and
+ * the same VMID the parent stamped in the header.
+ */
+static int
+priv_check_vmid(const struct imsg *imsg, struct priv_vmid_req *req)
+{
+	if (imsg_datalen(imsg) != sizeof(*req))
+		fatalx("message type %u of %zu bytes", imsg->hdr.type,
+		    imsg_datalen(imsg));
+	memcpy(req, imsg->data, sizeof(*req));
+	if (req->vmid < VMID_MIN || req->vmid > VMID_MAX ||
+	    req->vmid != imsg->hdr.peerid) {
+		log_warnx("message type %u for vmid %u (stamped %u) rejected",
+		    imsg->hdr.type, req->vmid, imsg->hdr.peerid);
+		priv_reply(imsg, EINVAL, "invalid vmid", -1);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+priv_config_create(const struct imsg *imsg)
+{
+	struct priv_vmid_req	 req;
+	char			 msg[256] = "";
+	int			 rv;
+
+	if (priv_check_vmid(imsg, &req) == -1)
+		return;
+	rv = config_create(priv_setup.confdir, priv_setup.rundir, req.vmid,
+	    msg, sizeof(msg));
+	if (rv == 0)
+		log_info("vmid %u: created placeholder config", req.vmid);
+	else
+		log_warnx("vmid %u: create config: %s", req.vmid, msg);
+	priv_reply(imsg, rv, msg, -1);
+}
+
+static void
+priv_socket_create(const struct imsg *imsg)
+{
+	struct priv_vmid_req	 req;
+	char			 msg[256] = "";
+	int			 fd;
+
+	if (priv_check_vmid(imsg, &req) == -1)
+		return;
+	fd = sock_create(priv_setup.rundir, req.vmid, req.kind, msg,
+	    sizeof(msg));
+	if (fd == -1)
+		log_warnx("vmid %u: %s", req.vmid, msg);
+	priv_reply(imsg, fd == -1 ? EIO : 0, msg, fd);
+}
+
+/*
+ * Remove what a migration left: its sockets, and its config while that is
+ * still the bare placeholder.
+ */
 static void
 priv_cleanup(const struct imsg *imsg)
 {
@@ -38,19 +112,27 @@ priv_cleanup(const struct imsg *imsg)
 	memcpy(&req, imsg->data, sizeof(req));
 	if (req.vmid < VMID_MIN || req.vmid > VMID_MAX ||
 	    req.vmid != imsg->hdr.peerid) {
-		log_warnx("cleanup request for vmid %u (peer %u) rejected",
+		log_warnx("cleanup request for vmid %u (stamped %u) rejected",
 		    req.vmid, imsg->hdr.peerid);
 		return;
 	}
 	/* TODO: replay this migration's journal once priv keeps one. */
-	log_warnx("cleanup of vmid %u (reason %u): no journal kept yet, "
-	    "nothing removed", req.vmid, req.reason);
+	log_info("vmid %u: cleanup (reason %u)", req.vmid, req.reason);
+	sock_remove_all(priv_setup.rundir, req.vmid);
+	config_destroy_placeholder(priv_setup.confdir, priv_setup.rundir,
+	    req.vmid);
 }
 
 static void
 priv_dispatch_parent(struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
+	case IMSG_PRIV_CONFIG_CREATE:
+		priv_config_create(imsg);
+		break;
+	case IMSG_PRIV_SOCKET_CREATE:
+		priv_socket_create(imsg);
+		break;
 	case IMSG_PRIV_CLEANUP:
 		priv_cleanup(imsg);
 		break;
@@ -169,20 +251,21 @@ priv_loop(void)
 void
 priv_main(int debug, int verbose)
 {
-	struct proc_setup	 setup;
+	struct proc_setup	*setup = &priv_setup;
 	int			 fd;
 	pid_t			 pid;
 
 	(void)debug;
 	(void)verbose;
-	proc_child_start(&priv_ibuf, PROC_PRIV, &setup);
+	proc_child_start(&priv_ibuf, PROC_PRIV, setup);
 	log_setproc("priv");
 	setproctitle("priv");
 
-	pid = spawner_fork(&setup, &fd);
+	pid = spawner_fork(setup, &fd);
 	imsg_init(&spawner_ibuf, fd);
 	log_debug("spawner started, pid %ld", (long)pid);
 
+	sock_init();
 	restrict_process();
 	if (priv_sandbox() == -1)
 		fatalx("cannot install the seccomp filter");
