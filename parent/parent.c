@@ -161,8 +161,30 @@ parent_shutdown(struct parent *env, int status)
 	env->shutting_down = 1;
 	clock_gettime(CLOCK_MONOTONIC, &shutdown_deadline);
 	shutdown_deadline.tv_sec += SHUTDOWN_GRACE_MS / 1000;
+
+	/* Migrations in progress are cleaned up before priv goes. */
 	TAILQ_FOREACH(c, &env->children, entry)
-		child_close(c);
+		if (c->role == PROC_TUNNEL && c->state != CHILD_GONE) {
+			request_tunnel_ended(env, c, "daemon stopped", 0);
+			c->task = NULL;
+		}
+	TAILQ_FOREACH(c, &env->children, entry)
+		if (c->role != PROC_PRIV || c->ibuf.wqlen == 0)
+			child_close(c);
+}
+
+/* While stopping, priv's channel closes once its queue is flushed. */
+static void
+shutdown_close_priv(struct parent *env)
+{
+	struct child	*c;
+
+	if (!env->shutting_down)
+		return;
+	TAILQ_FOREACH(c, &env->children, entry)
+		if (c->role == PROC_PRIV && c->state != CHILD_GONE &&
+		    c->ibuf.wqlen == 0)
+			child_close(c);
 }
 
 static int
@@ -322,6 +344,7 @@ event_loop(struct parent *env, int sfd)
 		}
 		if (pfd[0].revents & POLLIN)
 			handle_signals(env, sfd);
+		shutdown_close_priv(env);
 	}
 	free(pfd);
 	free(who);

@@ -225,6 +225,18 @@ static __attribute__((noreturn)) void
 priv_loop(void)
 {
 	struct pollfd	 pfd[2];
+	struct imsg	 imsg;
+	int		 rv;
+
+	/* Messages read along with the set-up ones. */
+	while ((rv = imsg_get(&priv_ibuf, &imsg)) == 1) {
+		priv_dispatch_parent(&imsg);
+		if (imsg.fd != -1)
+			close(imsg.fd);
+		imsg_free(&imsg);
+	}
+	if (rv == -1)
+		fatalx("channel: %s", imsg_error(&priv_ibuf));
 
 	pfd[0].fd = priv_ibuf.fd;
 	pfd[1].fd = spawner_ibuf.fd;

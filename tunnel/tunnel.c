@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <bsd/unistd.h>
+#include <jansson.h>
 
 #include "imsg.h"
 #include "log.h"
@@ -50,17 +51,12 @@ tunnel_dispatch_parent(struct imsg *imsg)
 	}
 }
 
+/* Dispatch the whole messages already read, set-up's leftovers too. */
 static void
-tunnel_read_parent(void)
+tunnel_dispatch_buffered(void)
 {
 	struct imsg	 imsg;
-	ssize_t		 n;
 	int		 rv;
-
-	if ((n = imsg_read(&tunnel_ibuf)) == -1 && errno == EAGAIN)
-		return;
-	if (n == -1)
-		fatalx("channel: %s", imsg_error(&tunnel_ibuf));
 
 	while ((rv = imsg_get(&tunnel_ibuf, &imsg)) == 1) {
 		tunnel_dispatch_parent(&imsg);
@@ -70,6 +66,18 @@ tunnel_read_parent(void)
 	}
 	if (rv == -1)
 		fatalx("channel: %s", imsg_error(&tunnel_ibuf));
+}
+
+static void
+tunnel_read_parent(void)
+{
+	ssize_t		 n;
+
+	if ((n = imsg_read(&tunnel_ibuf)) == -1 && errno == EAGAIN)
+		return;
+	if (n == -1)
+		fatalx("channel: %s", imsg_error(&tunnel_ibuf));
+	tunnel_dispatch_buffered();
 	if (n == 0)
 		exit(0);	/* the parent is gone or stopping us */
 }
@@ -137,6 +145,7 @@ tunnel_loop(void)
 {
 	struct pollfd	 pfd[2];
 
+	tunnel_dispatch_buffered();
 	for (;;) {
 		pfd[0].fd = tunnel_ibuf.fd;
 		pfd[0].events = POLLIN | (tunnel_ibuf.wqlen > 0 ? POLLOUT : 0);
@@ -178,6 +187,8 @@ tunnel_main(int debug, int verbose)
 	log_setproc(procname);
 	setproctitle("%s", procname);
 
+	/* jansson seeds its hash from /dev/urandom on first use. */
+	json_object_seed(0);
 	drop_privileges(setup.chroot, setup.uid, setup.gid);
 	if (tunnel_sandbox() == -1)
 		fatalx("cannot install the seccomp filter");
