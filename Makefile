@@ -22,7 +22,9 @@ DEB_PACKAGES = \
 	socat \
 	strace \
 	procps \
-	passwd
+	passwd \
+	curl \
+	jq
 
 LIBS_PC =	libbsd-ctor libseccomp libssl libcrypto jansson libwebsockets
 TEST_PC =	cmocka
@@ -63,6 +65,7 @@ PARENT_SRCS = \
 	parent/request.c \
 	parent/setup.c \
 	parent/ticket.c \
+	parent/tunnelreq.c \
 	parent/upid.c
 
 PRIV_SRCS = \

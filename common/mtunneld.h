@@ -68,20 +68,20 @@ enum imsg_type {
 
 	/* parent <-> tunnel */
 	IMSG_TUNNEL_LISTENER,		/* parent -> tunnel, fd: control */
-	IMSG_TUNNEL_CONFIG,		/* tunnel -> parent: parsed config */
-	IMSG_TUNNEL_DISK_ALLOC,
-	IMSG_TUNNEL_DISK_IMPORT,
-	IMSG_TUNNEL_IMPORT_QUERY,
-	IMSG_TUNNEL_BWLIMIT,
+	IMSG_TUNNEL_CONFIG,		/* struct tunnel_config + texts */
+	IMSG_TUNNEL_DISK_ALLOC,		/* struct tunnel_disk_alloc */
+	IMSG_TUNNEL_DISK_IMPORT,	/* struct tunnel_disk_import */
+	IMSG_TUNNEL_IMPORT_QUERY,	/* no payload */
+	IMSG_TUNNEL_BWLIMIT,		/* struct tunnel_bwlimit */
 	IMSG_TUNNEL_VM_START,
 	IMSG_TUNNEL_VM_RESUME,
 	IMSG_TUNNEL_VM_STOP,
 	IMSG_TUNNEL_NBD_STOP,
 	IMSG_TUNNEL_FSTRIM,
-	IMSG_TUNNEL_TICKET,
-	IMSG_TUNNEL_LOCK_CHECK,
-	IMSG_TUNNEL_UNLOCK,
-	IMSG_TUNNEL_QUIT,		/* with or without cleanup */
+	IMSG_TUNNEL_TICKET,		/* struct tunnel_ticket */
+	IMSG_TUNNEL_LOCK_CHECK,		/* struct tunnel_lock_check */
+	IMSG_TUNNEL_UNLOCK,		/* no payload */
+	IMSG_TUNNEL_QUIT,		/* struct tunnel_quit */
 	IMSG_TUNNEL_RESULT,		/* parent -> tunnel, any request */
 
 	/*
@@ -89,13 +89,13 @@ enum imsg_type {
 	 * stamped, never a value the tunnel or api wrote.
 	 */
 	IMSG_PRIV_CONFIG_CREATE,	/* create and lock the placeholder */
-	IMSG_PRIV_CONFIG_WRITE,
-	IMSG_PRIV_CONFIG_LOCK,		/* read or change the lock property */
+	IMSG_PRIV_CONFIG_WRITE,		/* struct priv_config_write + texts */
+	IMSG_PRIV_CONFIG_LOCK,		/* struct priv_config_lock */
 	IMSG_PRIV_CONFIG_DESTROY,
 	IMSG_PRIV_SOCKET_CREATE,	/* listening socket, fd in the reply */
-	IMSG_PRIV_DISK_ALLOC,
-	IMSG_PRIV_DISK_IMPORT,
-	IMSG_PRIV_IMPORT_QUERY,
+	IMSG_PRIV_DISK_ALLOC,		/* struct priv_disk_alloc */
+	IMSG_PRIV_DISK_IMPORT,		/* struct priv_disk_import */
+	IMSG_PRIV_IMPORT_QUERY,		/* struct priv_vmid_req */
 	IMSG_PRIV_BWLIMIT,
 	IMSG_PRIV_VM_START,
 	IMSG_PRIV_VM_RESUME,
@@ -244,7 +244,102 @@ enum priv_socket_kind {
 struct priv_result {
 	int32_t		 error;		/* 0, or an errno */
 	char		 msg[256];	/* what failed, for the API error */
-	/* SOCKET_CREATE: the listening socket as the passed descriptor */
+	/*
+	 * Followed by a JSON object with the result fields, or nothing.
+	 * SOCKET_CREATE: the listening socket as the passed descriptor.
+	 */
+};
+
+/*
+ * Tunnel requests.  The tunnel sends one request per command step and
+ * reads nothing from its control connection until the IMSG_TUNNEL_RESULT
+ * with the same reqid arrives.  The parent adds the VMID and token id it
+ * knows for that tunnel; nothing in these structs names either.
+ */
+#define LOCK_NAME_MAX		16	/* "create", "migrate", "" for none */
+#define STORAGE_NAME_MAX	64
+#define FORMAT_NAME_MAX		16	/* raw, qcow2, vmdk */
+#define VOLNAME_MAX		256
+#define EXPORT_FORMATS_MAX	256	/* "raw+size,qcow2+size" */
+#define CONFIG_TEXT_MAX		(1024 * 1024)
+
+struct tunnel_lock_check {
+	char		 expected[LOCK_NAME_MAX];	/* lock the config holds */
+};
+
+/* IMSG_TUNNEL_CONFIG: followed by conf_len + fw_len bytes of text. */
+struct tunnel_config {
+	uint32_t	 conf_len;	/* canonical VM config, lock excluded */
+	uint32_t	 fw_len;	/* firewall config, 0 for none */
+};
+
+struct tunnel_disk_alloc {
+	char		 storage[STORAGE_NAME_MAX];
+	char		 format[FORMAT_NAME_MAX];	/* requested */
+	uint64_t	 size;		/* bytes */
+};
+
+struct tunnel_disk_import {
+	char		 storage[STORAGE_NAME_MAX];
+	char		 volname[VOLNAME_MAX];	/* hint, source VMID replaced */
+	char		 format[FORMAT_NAME_MAX];	/* the volume's */
+	char		 export_formats[EXPORT_FORMATS_MAX];
+	uint32_t	 allow_rename;
+	uint32_t	 with_snapshots;
+};
+
+struct tunnel_bwlimit {
+	char		 storages[API_LIST_MAX];	/* split_list form */
+	char		 operation[32];		/* "" means migration */
+	int64_t		 bwlimit;	/* KiB/s override, -1 for none */
+};
+
+struct tunnel_ticket {
+	char		 path[API_PATH_MAX];	/* wire name */
+};
+
+struct tunnel_quit {
+	uint32_t	 cleanup;
+};
+
+/*
+ * The parent's answer to any tunnel request: 0 or an errno, the error
+ * message as the source shows it, then a JSON object with the result
+ * fields (for example {"volid": ..}), or nothing.
+ */
+struct tunnel_result {
+	int32_t		 error;
+	char		 msg[512];
+};
+
+/* parent -> priv, each with the VMID the parent stamped. */
+enum priv_lock_op {
+	LOCK_OP_CHECK,		/* fail unless the config holds expected */
+	LOCK_OP_SET,		/* expected -> newlock ("" removes it) */
+};
+
+struct priv_config_lock {
+	uint32_t	 vmid;
+	uint32_t	 op;
+	char		 expected[LOCK_NAME_MAX];
+	char		 newlock[LOCK_NAME_MAX];
+};
+
+/* Followed by conf_len + fw_len bytes, as struct tunnel_config. */
+struct priv_config_write {
+	uint32_t	 vmid;
+	uint32_t	 conf_len;
+	uint32_t	 fw_len;
+};
+
+struct priv_disk_alloc {
+	uint32_t		 vmid;
+	struct tunnel_disk_alloc disk;
+};
+
+struct priv_disk_import {
+	uint32_t		 vmid;
+	struct tunnel_disk_import disk;
 };
 
 #define SPAWN_MAXARGS		256

@@ -32,6 +32,7 @@ struct child {
 	uint32_t		 vmid;		/* tunnel only */
 	uint32_t		 sockets;	/* tunnel: 1 << SOCKET_* open */
 	struct task		*task;		/* tunnel: its qmtunnel task */
+	char			 tokenid[AUTHID_MAX];	/* tunnel: its caller */
 	char			 name[32];	/* "api", "tunnel 100" */
 	struct imsgbuf		 ibuf;
 };
@@ -48,7 +49,12 @@ struct task {
 
 TAILQ_HEAD(tasklist, task);
 
-/* An API request waiting for priv. */
+/* A request waiting for priv, from an api worker or a tunnel. */
+enum pending_kind {
+	PENDING_MTUNNEL,	/* POST .../mtunnel */
+	PENDING_TUNNEL,		/* a tunnel's command step */
+};
+
 enum pending_stage {
 	PENDING_CONFIG,		/* placeholder config being created */
 	PENDING_SOCKET,		/* control socket being created */
@@ -57,9 +63,11 @@ enum pending_stage {
 struct pending {
 	TAILQ_ENTRY(pending)	 entry;
 	uint32_t		 id;		/* reqid towards priv */
-	enum pending_stage	 stage;
-	pid_t			 api_pid;
-	uint32_t		 api_reqid;
+	enum pending_kind	 kind;
+	enum pending_stage	 stage;		/* PENDING_MTUNNEL */
+	uint32_t		 request;	/* PENDING_TUNNEL: its type */
+	pid_t			 api_pid;	/* the requester */
+	uint32_t		 api_reqid;	/* the requester's reqid */
 	uint32_t		 vmid;
 	char			 tokenid[AUTHID_MAX];
 };
@@ -123,6 +131,7 @@ void		 parent_dispatch_api(struct parent *, struct child *,
 		    struct imsg *);
 void		 parent_dispatch_priv(struct parent *, struct child *,
 		    struct imsg *);
+int		 wire_socket_kind(const char *, uint32_t);
 void		 parent_dispatch_tunnel(struct parent *, struct child *,
 		    struct imsg *);
 void		 request_priv_result(struct parent *, struct imsg *);
@@ -142,6 +151,10 @@ int		 field_ok(const char *, size_t);
 int		 auth_fields_ok(const struct api_auth *);
 int		 request_check_caller(struct parent *, struct child *,
 		    uint32_t, uint32_t, const struct api_auth *, const char *);
+
+/* tunnelreq.c */
+void		 tunnel_priv_result(struct parent *, struct pending *,
+		    const struct priv_result *, const char *, size_t);
 
 /* query.c */
 void		 request_query(struct parent *, struct child *, struct imsg *);

@@ -371,6 +371,7 @@ mtunnel_start_tunnel(struct parent *env, struct pending *p,
 		return;
 	}
 	tunnel->sockets = 1U << SOCKET_MTUNNEL;
+	strlcpy(tunnel->tokenid, p->tokenid, sizeof(tunnel->tokenid));
 	if (imsg_compose(&tunnel->ibuf, IMSG_TUNNEL_LISTENER, p->vmid, 0, fd,
 	    NULL, 0) == -1 ||
 	    (tunnel->task = task_new(env, tunnel, p->tokenid)) == NULL ||
@@ -433,7 +434,7 @@ request_priv_result(struct parent *env, struct imsg *imsg)
 	struct child		*api;
 	int			 fd = imsg->fd;
 
-	if (imsg_datalen(imsg) != sizeof(res))
+	if (imsg_datalen(imsg) < sizeof(res))
 		fatalx("priv result of %zu bytes", imsg_datalen(imsg));
 	memcpy(&res, imsg->data, sizeof(res));
 	res.msg[sizeof(res.msg) - 1] = '\0';
@@ -443,6 +444,12 @@ request_priv_result(struct parent *env, struct imsg *imsg)
 	if (p == NULL || p->vmid != imsg->hdr.peerid) {
 		log_warnx("priv result for unknown request %u",
 		    imsg->hdr.reqid);
+		return;
+	}
+	if (p->kind == PENDING_TUNNEL) {
+		tunnel_priv_result(env, p, &res, (char *)imsg->data +
+		    sizeof(res), imsg_datalen(imsg) - sizeof(res));
+		pending_free(env, p);
 		return;
 	}
 	api = api_by_pid(env, p->api_pid);
@@ -466,7 +473,7 @@ request_priv_result(struct parent *env, struct imsg *imsg)
  * Map a wire socket name to its kind for vmid:
  * /run/qemu-server/<vmid>.mtunnel and the others.  -1 if it is none.
  */
-static int
+int
 wire_socket_kind(const char *path, uint32_t vmid)
 {
 	char	 name[API_PATH_MAX];
@@ -626,18 +633,6 @@ parent_dispatch_priv(struct parent *env, struct child *c, struct imsg *imsg)
 	case IMSG_PRIV_RESULT:
 		request_priv_result(env, imsg);
 		break;
-	default:
-		child_violation(env, c, "unexpected message type");
-		break;
-	}
-}
-
-/* The tunnel's typed requests land here with the tunnel protocol. */
-void
-parent_dispatch_tunnel(struct parent *env, struct child *c,
-    struct imsg *imsg)
-{
-	switch (imsg->hdr.type) {
 	default:
 		child_violation(env, c, "unexpected message type");
 		break;

@@ -379,3 +379,376 @@ trap 'exit 143' TERM
 
 [ "$(id -u)" = 0 ] || mt_fail "must run as root"
 [ -x "$MTUNNELD" ] || mt_fail "$MTUNNELD not found: run 'make mtunneld'"
+
+# ---------------------------------------------------------------------
+# HTTPS API helpers: users and tokens through mtunnelctl, requests with
+# curl(1) that verifies the daemon's own certificate, JSON through jq(1),
+# websockets through tests/tools/wstool.  Call mt_api_init first; it
+# also sets the exit trap to mt_api_cleanup.
+#
+# Globals, besides those above:
+#   MT_CONFDIR   config directory (user.cfg, storage.cfg, qemu-server/)
+#   MT_RUNDIR    run directory (pid file, per-VMID socket directories)
+#   MT_CERT      the daemon's certificate, for curl --cacert
+#   MT_URL       https://127.0.0.1:PORT/api2/json (mt_api_start)
+#   MT_FP        the certificate's SHA-256 fingerprint from the log
+#   MT_NODE      the node name from the log
+#   MT_AUTH      Authorization header that mt_curl and mt_ws_lines send;
+#                mt_token sets it, empty sends none
+#   MT_CODE MT_REASON MT_CTYPE MT_TIME MT_HTTPVER MT_BODY
+#                status code, reason phrase, Content-Type, seconds,
+#                HTTP version and body file of the last mt_curl
+
+: "${MTUNNELCTL:=$MT_TESTS/../../mtunnelctl}"
+: "${MT_WSTOOL:=$MT_TESTS/../tools/wstool}"
+MT_CONFDIR=$MT_PREFIX/etc/mtunneld
+MT_RUNDIR=$MT_PREFIX/run/mtunneld
+MT_CERT=$MT_PREFIX/var/lib/mtunneld/cert.pem
+MT_URL=""
+MT_FP=""
+MT_NODE=""
+MT_AUTH=""
+MT_BG=""		# background clients started here, for the exit trap
+
+mt_api_cleanup()
+{
+	local pid
+
+	for pid in $MT_BG; do
+		kill "$pid" 2>/dev/null
+	done
+	mt_cleanup
+}
+
+# Check the tools the API tests use, set the exit trap, write a first
+# config (mtunnelctl reads it) and create the config directory.
+mt_api_init()
+{
+	local tool
+
+	for tool in curl jq openssl socat flock; do
+		command -v "$tool" >/dev/null ||
+		    mt_fail "$tool not found: run 'make deps'"
+	done
+	[ -x "$MTUNNELCTL" ] ||
+	    mt_fail "$MTUNNELCTL not found: run 'make mtunnelctl'"
+	[ -x "$MT_WSTOOL" ] ||
+	    mt_fail "$MT_WSTOOL not found: run 'make tests/tools/wstool'"
+	trap mt_api_cleanup EXIT
+	mt_config
+	mkdir -p "$MT_CONFDIR/qemu-server" || mt_fail "mkdir $MT_CONFDIR failed"
+}
+
+mt_bg_track()
+{
+	MT_BG="$MT_BG $*"
+}
+
+# mt_ctl ARG...: run mtunnelctl on the test prefix and fail on an error.
+# Output is in $MT_DIR/ctl.out and ctl.err.  When the daemon runs,
+# mtunnelctl sends it SIGHUP; then this waits until the reload is done.
+mt_ctl()
+{
+	local before
+
+	before=$(mt_count_lines 'token snapshot of ')
+	"$MTUNNELCTL" -f "$MT_CONF" -p "$MT_PREFIX" "$@" >"$MT_DIR/ctl.out" \
+	    2>"$MT_DIR/ctl.err" ||
+	    mt_fail "mtunnelctl $* failed: $(cat "$MT_DIR/ctl.err")"
+	if grep -q 'sent SIGHUP' "$MT_DIR/ctl.err"; then
+		mt_reload_wait "${before:-0}"
+	fi
+}
+
+# mt_reload_wait BEFORE: wait up to 5 s until every api worker has taken
+# a new token snapshot, BEFORE being the count of such lines until then.
+mt_reload_wait()
+{
+	local napi want
+
+	napi=$(wc -w <<<"$MT_APIS")
+	want=$(($1 + napi))
+	mt_poll 50 mt_snapshots_reach "$want" ||
+	    mt_fail "the api workers took no new token snapshot within 5 s" \
+	    "of a reload"
+}
+
+mt_snapshots_reach()
+{
+	[ "$(mt_count_lines 'token snapshot of ')" -ge "$1" ]
+}
+
+# Send SIGHUP to the daemon and wait until the reload reached the api.
+mt_hup()
+{
+	local before
+
+	before=$(mt_count_lines 'token snapshot of ')
+	kill -HUP "$MT_PID" || mt_fail "kill -HUP $MT_PID failed"
+	mt_reload_wait "${before:-0}"
+}
+
+mt_user_exists()
+{
+	awk -F: -v u="$1" '$1 == "user" && $2 == u { f = 1 } END { exit !f }' \
+	    "$MT_CONFDIR/user.cfg" 2>/dev/null
+}
+
+# mt_token TOKENID [ROLE [PRIVSEP]]: add the token (privilege separation
+# PRIVSEP, default 0), its user first if missing, and ROLE on / for the
+# user if given.  Sets MT_AUTH to the token's Authorization value.
+mt_token()
+{
+	local tokenid=$1 role=${2:-} privsep=${3:-0} userid=${1%%!*} out
+
+	mt_user_exists "$userid" || mt_ctl user add "$userid"
+	mt_ctl token add "$tokenid" --privsep "$privsep"
+	out=$(cat "$MT_DIR/ctl.out")
+	case $out in
+	"PVEAPIToken=$tokenid="?*)
+		;;
+	*)
+		mt_fail "token add $tokenid printed '$out', expected" \
+		    "PVEAPIToken=$tokenid=SECRET"
+		;;
+	esac
+	MT_AUTH=$out
+	[ -z "$role" ] || mt_ctl acl set / "$role" "$userid"
+}
+
+# mt_storages: storage.cfg with three dir storages: vmstore (images),
+# isostore (iso only) and offstore (images, disabled).
+mt_storages()
+{
+	local s t=$'\t'
+
+	for s in vmstore isostore offstore; do
+		mkdir -p "$MT_DIR/$s" || mt_fail "mkdir $MT_DIR/$s failed"
+	done
+	# Property lines start with a tab; a blank line ends a section.
+	printf '%s\n' \
+	    "dir: vmstore" "${t}path $MT_DIR/vmstore" "${t}content images" "" \
+	    "dir: isostore" "${t}path $MT_DIR/isostore" "${t}content iso" "" \
+	    "dir: offstore" "${t}disable" "${t}path $MT_DIR/offstore" \
+	    "${t}content images" "" >"$MT_CONFDIR/storage.cfg" ||
+	    mt_fail "cannot write $MT_CONFDIR/storage.cfg"
+}
+
+# mt_api_start [LINE...]: write the config with the lines, start the
+# daemon with 2 api workers, and set MT_URL, MT_FP and MT_NODE.
+mt_api_start()
+{
+	mt_config "$@"
+	mt_start 2
+	MT_URL="https://127.0.0.1:$MT_PORT/api2/json"
+	MT_FP=$(sed -n \
+	    's/^parent: TLS certificate .*, fingerprint \([0-9A-F:]*\)$/\1/p' \
+	    "$MT_LOG")
+	MT_NODE=$(sed -n 's/^parent: starting, version .*, node \(.*\)$/\1/p' \
+	    "$MT_LOG")
+	[ -n "$MT_FP" ] || mt_fail "no 'TLS certificate ..., fingerprint" \
+	    "AA:..' line in the log"
+	[ -n "$MT_NODE" ] || mt_fail "no 'starting, version V, node NAME'" \
+	    "line in the log"
+	[ -s "$MT_CERT" ] || mt_fail "no certificate at $MT_CERT"
+}
+
+# Percent-encode one query or path value.
+mt_uri()
+{
+	jq -rn --arg v "$1" '$v | @uri'
+}
+
+# mt_curl METHOD PATH [CURL-ARG...]: one request with MT_AUTH (if set),
+# verifying the daemon's certificate.  PATH is below /api2/json/ unless
+# it starts with '/' (below the port) or 'https://'.  Sets MT_CODE
+# ("000" when no HTTP response came), MT_REASON, MT_CTYPE, MT_TIME,
+# MT_HTTPVER and MT_BODY.  MT_OUT, if set, names the files to use
+# instead of $MT_DIR/curl.*, so that clients can run in the background
+# and mt_curl_read reads their result later.
+mt_curl()
+{
+	local method=$1 path=$2 out=${MT_OUT:-$MT_DIR/curl} url
+	local -a args
+
+	shift 2
+	case $path in
+	https://*)
+		url=$path
+		;;
+	/*)
+		url="https://127.0.0.1:$MT_PORT$path"
+		;;
+	*)
+		url="$MT_URL/$path"
+		;;
+	esac
+	args=(-sS --max-time 15 --cacert "$MT_CERT" -X "$method"
+	    -o "$out.body" -D "$out.head"
+	    -w '%{http_code} %{time_total} %{http_version} %{content_type}')
+	[ -z "$MT_AUTH" ] || args+=(-H "Authorization: $MT_AUTH")
+	: >"$out.body"
+	: >"$out.head"
+	curl "${args[@]}" "$@" "$url" >"$out.meta" 2>"$out.err"
+	mt_curl_read "$out"
+}
+
+# mt_curl_read FILES: the result of an mt_curl whose MT_OUT was FILES.
+mt_curl_read()
+{
+	local rest
+
+	read -r MT_CODE MT_TIME MT_HTTPVER MT_CTYPE rest <"$1.meta"
+	: "${MT_CODE:=000}"
+	MT_REASON=$(head -n 1 "$1.head" | tr -d '\r' |
+	    sed 's/^HTTP\/[0-9.]* [0-9]* \{0,1\}//')
+	MT_BODY=$1.body
+}
+
+# mt_expect CODE WHAT: the last mt_curl got status CODE.
+mt_expect()
+{
+	[ "$MT_CODE" = "$1" ] || mt_fail "$2: HTTP $MT_CODE '$MT_REASON'," \
+	    "expected $1; body: $(head -c 2000 "$MT_BODY")" \
+	    "$(cat "${MT_BODY%.body}.err" 2>/dev/null)"
+}
+
+# mt_jq FILTER [JQ-ARG...]: FILTER on the last body, raw output.
+mt_jq()
+{
+	local filter=$1
+
+	shift
+	jq -r "$@" "$filter" <"$MT_BODY" 2>/dev/null
+}
+
+# mt_expect_json FILTER VALUE WHAT: FILTER on the last body gives VALUE.
+mt_expect_json()
+{
+	local got
+
+	got=$(mt_jq "$1")
+	[ "$got" = "$2" ] || mt_fail "$3: $1 is '$got', expected '$2';" \
+	    "body: $(head -c 2000 "$MT_BODY")"
+}
+
+# mt_post_mtunnel VMID [CURL-ARG...]: POST .../qemu/VMID/mtunnel with the
+# form the arguments give, by default empty storages and bridges.
+mt_post_mtunnel()
+{
+	local vmid=$1
+
+	shift
+	[ $# -gt 0 ] || set -- -d storages= -d bridges=
+	mt_curl POST "nodes/localhost/qemu/$vmid/mtunnel" "$@"
+}
+
+# mt_ws_url VMID SOCKET TICKET: the websocket endpoint's URL.
+mt_ws_url()
+{
+	printf '%s/nodes/localhost/qemu/%s/mtunnelwebsocket' "$MT_URL" "$1"
+	printf '?socket=%s&ticket=%s\n' "$(mt_uri "$2")" "$(mt_uri "$3")"
+}
+
+# mt_ws_upgrade VMID SOCKET TICKET: an upgrade request through curl, for
+# upgrades that must be rejected; sets what mt_curl sets.  A 101 would
+# leave curl waiting, so it gives up after 5 s.
+mt_ws_upgrade()
+{
+	mt_curl GET "$(mt_ws_url "$1" "$2" "$3")" --max-time 5 \
+	    -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+	    -H 'Sec-WebSocket-Version: 13' \
+	    -H 'Sec-WebSocket-Key: bXR1bm5lbGQgdGVzdCBrZXk='
+}
+
+# mt_ws_lines VMID SOCKET TICKET: open the websocket with wstool, send
+# each stdin line and read one reply line per request, then close.  Sets
+# MT_WS_RC and MT_LINES (the replies); stderr is in $MT_DIR/ws.err.
+# Give stdin as a here-string: a pipe would run this in a subshell.
+mt_ws_lines()
+{
+	timeout 30 "$MT_WSTOOL" -C -t 10 -f "$MT_FP" \
+	    -H "Authorization: $MT_AUTH" "$(mt_ws_url "$1" "$2" "$3")" lines \
+	    >"$MT_DIR/ws.out" 2>"$MT_DIR/ws.err"
+	MT_WS_RC=$?
+	MT_LINES=$(cat "$MT_DIR/ws.out")
+}
+
+# mt_task_status UPID: GET its status; sets MT_TASK_STATE and
+# MT_TASK_EXIT (empty while running).
+mt_task_status()
+{
+	mt_curl GET "nodes/localhost/tasks/$(mt_uri "$1")/status"
+	mt_expect 200 "GET the status of task $1"
+	MT_TASK_STATE=$(mt_jq .data.status)
+	MT_TASK_EXIT=$(mt_jq '.data.exitstatus // empty')
+}
+
+mt_task_stopped()
+{
+	mt_task_status "$1"
+	[ "$MT_TASK_STATE" = stopped ]
+}
+
+# mt_wait_task_stopped UPID: wait up to 5 s for the task to stop.
+mt_wait_task_stopped()
+{
+	mt_poll 50 mt_task_stopped "$1" || mt_fail "task $1 is still" \
+	    "'$MT_TASK_STATE' 5 s after its tunnel should have ended"
+}
+
+# The placeholder config and the socket directory of VMID are gone.
+mt_vmid_clean()
+{
+	[ ! -e "$MT_CONFDIR/qemu-server/$1.conf" ] && [ ! -e "$MT_RUNDIR/$1" ]
+}
+
+# mt_wait_vmid_clean VMID: wait up to 5 s for mt_vmid_clean.
+mt_wait_vmid_clean()
+{
+	mt_poll 50 mt_vmid_clean "$1" && return 0
+	[ ! -e "$MT_CONFDIR/qemu-server/$1.conf" ] || mt_fail "config" \
+	    "$MT_CONFDIR/qemu-server/$1.conf still there 5 s after the" \
+	    "tunnel ended: $(cat "$MT_CONFDIR/qemu-server/$1.conf")"
+	mt_fail "socket directory $MT_RUNDIR/$1 still there 5 s after the" \
+	    "tunnel ended: $(ls -la "$MT_RUNDIR/$1" 2>&1)"
+}
+
+# mt_vmid_state VMID: the config and the socket directory of VMID as
+# they are on disk, to compare before and after a rejected call.
+mt_vmid_state()
+{
+	local conf=$MT_CONFDIR/qemu-server/$1.conf
+
+	if [ -e "$conf" ]; then
+		echo "config $(stat -c '%s %Y' "$conf") $(sha256sum <"$conf")"
+	else
+		echo "no config"
+	fi
+	if [ -e "$MT_RUNDIR/$1" ]; then
+		echo "socket directory: $(ls -A "$MT_RUNDIR/$1" 2>&1)"
+	else
+		echo "no socket directory"
+	fi
+}
+
+# mt_tunnel_pid VMID: the pid of the last tunnel started for VMID.
+mt_tunnel_pid()
+{
+	local pattern="^parent: tunnel for vmid $1 started for '.*', pid"
+
+	sed -n "s/$pattern \([0-9]*\), .*/\1/p" "$MT_LOG" | tail -n 1
+}
+
+# mt_unix_lines VMID: send stdin to the control socket of VMID directly,
+# as the parent does after a valid ticket, and set MT_LINES to what comes
+# back.  Fails unless the connection ends within 10 s.  Give stdin as a
+# here-string.
+mt_unix_lines()
+{
+	timeout 10 socat -t 5 - "UNIX-CONNECT:$MT_RUNDIR/$1/$1.mtunnel" \
+	    >"$MT_DIR/socat.out" 2>"$MT_DIR/socat.err" ||
+	    mt_fail "control socket of $1: socat failed:" \
+	    "$(cat "$MT_DIR/socat.err")"
+	MT_LINES=$(cat "$MT_DIR/socat.out")
+}
