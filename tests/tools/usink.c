@@ -91,7 +91,7 @@ parse_size(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* Parse "200ms:2" or "1s:4": a pause and the MiB read between pauses. */
+/* Parse "200ms:2" or "1s:4" into a pause and the MiB read between pauses. */
 static int
 parse_slow(const char *s, long *ms, uint64_t *every)
 {
@@ -267,7 +267,7 @@ print_result(const struct sink *sk, uint64_t total, EVP_MD_CTX *md)
 	fflush(stdout);
 }
 
-/* Read one connection until EOF; echo and pause as the options say. */
+/* Read one connection until EOF, echoing and pausing as the options set. */
 static void
 sink_serve(const struct sink *sk, int fd, EVP_MD_CTX *md)
 {

@@ -27,10 +27,8 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
-#include <ctype.h>
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -65,7 +63,7 @@
 #define OP_CLOSE	0x8
 #define OP_PING		0x9
 #define OP_PONG		0xa
-#define CTL_MAX		125	/* RFC 6455: control payload limit */
+#define CONTROL_MAX	125	/* RFC 6455: control payload limit */
 #define CLOSE_NORMAL	1000
 #define CLOSE_PROTOCOL	1002
 #define CLOSE_NONE	1005	/* RFC 6455: Close without a status */
@@ -128,8 +126,8 @@ struct rx {
 	int		 opcode;
 	int		 masked;
 	uint64_t	 left;		/* payload bytes still to come */
-	unsigned char	 ctl[CTL_MAX];
-	size_t		 ctllen;
+	unsigned char	 control[CONTROL_MAX];
+	size_t		 control_len;
 };
 
 struct conn {
@@ -149,9 +147,10 @@ struct conn {
 	int		 close_sent;
 	int		 close_received;
 	int		 close_status;
-	char		 close_reason[CTL_MAX];
+	char		 close_reason[CONTROL_MAX];
 	int		 shutdown_sent;	/* raw mode: close_notify sent */
 	int		 write_failed;
+	char		 write_error[128];
 	enum ending	 ending;
 	char		 ending_text[256];
 	int		 awaiting;	/* lines mode: replies outstanding */
@@ -159,7 +158,6 @@ struct conn {
 	uint64_t	 sent;		/* payload bytes queued */
 	uint64_t	 received;	/* payload bytes received */
 	uint64_t	 frames;
-	uint64_t	 data_frames_in;
 	double		 started;
 	double		 last_progress;
 	double		 deadline;	/* close wait or bad-frame wait */
@@ -310,7 +308,7 @@ mask_copy(unsigned char *dst, const unsigned char *src, size_t len,
 }
 
 /*
- * Queue one frame.  b0 is the first header byte (FIN, RSV, opcode); the
+ * Queue one frame.  b0 is the first header byte (FIN, RSV, opcode).  The
  * payload is masked with a fresh random key unless masked is 0.
  */
 static void
@@ -421,6 +419,8 @@ lines_deliver(struct conn *c, const unsigned char *p, size_t len)
 static void
 payload_deliver(struct conn *c, const unsigned char *p, size_t len)
 {
+	if (len == 0)
+		return;
 	c->received += len;
 	switch (c->o->mode) {
 	case MODE_LINES:
@@ -433,6 +433,21 @@ payload_deliver(struct conn *c, const unsigned char *p, size_t len)
 	}
 }
 
+/* Store the status and the reason of the Close frame just received. */
+static void
+close_parse(struct conn *c, const unsigned char *p, size_t len)
+{
+	size_t	 reason_len = len > 2 ? len - 2 : 0;
+
+	c->close_received = 1;
+	c->close_status = len >= 2 ? p[0] << 8 | p[1] : CLOSE_NONE;
+	memcpy(c->close_reason, p + 2, reason_len);
+	c->close_reason[reason_len] = '\0';
+	if (c->o->mode == MODE_BADFRAME)
+		event_add(c, "Close %d \"%s\"", c->close_status,
+		    c->close_reason);
+}
+
 static void
 control_done(struct conn *c)
 {
@@ -440,21 +455,12 @@ control_done(struct conn *c)
 
 	switch (rx->opcode) {
 	case OP_CLOSE:
-		c->close_received = 1;
-		c->close_status = CLOSE_NONE;
-		if (rx->ctllen >= 2)
-			c->close_status = rx->ctl[0] << 8 | rx->ctl[1];
-		if (rx->ctllen > 2)
-			memcpy(c->close_reason, rx->ctl + 2, rx->ctllen - 2);
-		c->close_reason[rx->ctllen > 2 ? rx->ctllen - 2 : 0] = '\0';
-		if (c->o->mode == MODE_BADFRAME)
-			event_add(c, "Close %d \"%s\"", c->close_status,
-			    c->close_reason);
+		close_parse(c, rx->control, rx->control_len);
 		break;
 	case OP_PING:
 		if (!c->close_sent)
-			frame_queue(c, WS_FIN | OP_PONG, rx->ctl, rx->ctllen,
-			    1);
+			frame_queue(c, WS_FIN | OP_PONG, rx->control,
+			    rx->control_len, 1);
 		break;
 	default:	/* pong */
 		break;
@@ -492,17 +498,15 @@ rx_header_done(struct conn *c)
 		rx_invalid(c, "payload masked");
 	if (h[0] & 0x70)
 		rx_invalid(c, "RSV bits set");
-	if (rx->opcode >= OP_CLOSE && (len7 > CTL_MAX || !(h[0] & WS_FIN)))
+	if (rx->opcode >= OP_CLOSE && (len7 > CONTROL_MAX || !(h[0] & WS_FIN)))
 		rx_invalid(c, "control frame too long or fragmented");
 	if ((rx->opcode > OP_BINARY && rx->opcode < OP_CLOSE) ||
 	    rx->opcode > OP_PONG)
 		rx_invalid(c, "unknown opcode");
-	if (rx->opcode <= OP_BINARY)
-		c->data_frames_in++;
 	if (c->o->mode == MODE_BADFRAME && rx->opcode <= OP_BINARY)
 		event_add(c, "data frame opcode %d of %llu bytes",
 		    rx->opcode, (unsigned long long)rx->left);
-	rx->ctllen = 0;
+	rx->control_len = 0;
 	rx->in_payload = 1;
 }
 
@@ -548,14 +552,14 @@ rx_payload(struct conn *c, unsigned char *p, size_t n)
 	struct rx	*rx = &c->rx;
 
 	if (rx->opcode >= OP_CLOSE) {
-		memcpy(rx->ctl + rx->ctllen, p, n);
-		rx->ctllen += n;
+		memcpy(rx->control + rx->control_len, p, n);
+		rx->control_len += n;
 	} else
 		payload_deliver(c, p, n);
 	rx->left -= n;
 }
 
-/* Parse server frames from the bytes read; payload goes to the mode. */
+/* Parse server frames from the bytes read and pass payload to the mode. */
 static void
 rx_feed(struct conn *c, unsigned char *p, size_t len)
 {
@@ -593,7 +597,7 @@ ending_set(struct conn *c, enum ending e, const char *text)
 		event_add(c, "%s", text);
 }
 
-/* Classify a failed SSL_read: the end of the connection or an error. */
+/* Classify a failed SSL_read as the end of the connection or an error. */
 static void
 read_failed(struct conn *c, int ret)
 {
@@ -666,7 +670,8 @@ conn_read(struct conn *c)
 static void
 conn_flush(struct conn *c)
 {
-	int	 n, e;
+	const char	*reason;
+	int		 n, e;
 
 	while (queue_pending(&c->out) > 0 && !c->write_failed) {
 		n = SSL_write(c->ssl, c->out.data + c->out.off,
@@ -680,9 +685,13 @@ conn_flush(struct conn *c)
 		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 			return;
 		c->write_failed = 1;
+		reason = ERR_reason_error_string(ERR_peek_error());
+		snprintf(c->write_error, sizeof(c->write_error), "%s",
+		    e == SSL_ERROR_SYSCALL ? strerror(errno) :
+		    reason != NULL ? reason : "TLS error");
 		if (c->o->mode == MODE_BADFRAME)
 			event_add(c, "write failed with %zu bytes unsent (%s)",
-			    queue_pending(&c->out), strerror(errno));
+			    queue_pending(&c->out), c->write_error);
 		ERR_clear_error();
 		c->out.off = c->out.len = 0;
 	}
@@ -879,8 +888,8 @@ upgrade_request(struct conn *c, const char *key)
 }
 
 /*
- * Read from TLS into c->in until the predicate says enough or the
- * deadline passes.  Returns 0 on enough, -1 on EOF, error or timeout.
+ * Read from TLS into c->in until the predicate returns true or the
+ * deadline passes.  Returns 0 on success, -1 on EOF, error or timeout.
  */
 static int
 read_until(struct conn *c, double deadline, int (*enough)(struct conn *))
@@ -971,16 +980,16 @@ content_length(const char *head)
 	return n;
 }
 
-/* Print the status line and the body of a refused upgrade; exit 2. */
+/* Print the status line and the body of a rejected upgrade, then exit 2. */
 static void __attribute__((noreturn))
-upgrade_refused(struct conn *c, char *head, size_t headlen, double deadline)
+upgrade_rejected(struct conn *c, char *head, size_t headlen, double deadline)
 {
 	char	*eol = strstr(head, "\r\n");
 	long	 clen = content_length(head);
 
 	if (eol != NULL)
 		*eol = '\0';
-	fprintf(stderr, "wstool: upgrade refused: %s\n", head);
+	fprintf(stderr, "wstool: upgrade rejected: %s\n", head);
 	c->want = headlen + (clen >= 0 && clen < MAX_BODY ? clen :
 	    MAX_BODY);
 	read_until(c, clen >= 0 ? deadline : now() + 1, body_complete);
@@ -1007,7 +1016,7 @@ token_listed(const char *list, const char *token)
 	return 0;
 }
 
-/* Check the 101 response headers; exit 2 when one is wrong. */
+/* Check the headers of the 101 response and exit 2 if one is wrong. */
 static void
 upgrade_check(struct conn *c, const char *head, const char *key)
 {
@@ -1037,7 +1046,10 @@ upgrade_check(struct conn *c, const char *head, const char *key)
 		    "expected '%s'", v ? v : "(missing)", c->o->protocol);
 }
 
-/* Send the upgrade request and check the 101; frames after it stay. */
+/*
+ * Send the upgrade request and check the 101.  Frame bytes that came in
+ * the same read as the response are parsed, not dropped.
+ */
 static void
 upgrade(struct conn *c, double deadline)
 {
@@ -1074,7 +1086,7 @@ upgrade(struct conn *c, double deadline)
 		errx(EXIT_HANDSHAKE, "invalid status line: %.*s",
 		    (int)strcspn(head, "\r\n"), head);
 	if (status != 101)
-		upgrade_refused(c, head, headlen, deadline);
+		upgrade_rejected(c, head, headlen, deadline);
 	upgrade_check(c, head, key);
 	free(head);
 	c->in.off = headlen;
@@ -1082,11 +1094,12 @@ upgrade(struct conn *c, double deadline)
 		rx_feed(c, c->in.data + c->in.off, queue_pending(&c->in));
 	c->in.off = c->in.len = 0;
 	c->ending = END_NONE;
+	c->events[0] = '\0';
 	if (c->o->verbose)
 		warnx("upgraded: %s %s", c->o->hostport, c->o->target);
 }
 
-/* Modes: what to send */
+/* Modes: input */
 
 /* Read stdin until the batch is full, EOF, or a read would block. */
 static size_t
@@ -1186,7 +1199,7 @@ badframe_queue(struct conn *c)
 	else if (strcmp(k, "oversize") == 0)
 		frame_queue(c, WS_FIN | OP_BINARY, big, sizeof(big), 1);
 	else if (strcmp(k, "ctrl-oversize") == 0)
-		frame_queue(c, WS_FIN | OP_PING, big, CTL_MAX + 1, 1);
+		frame_queue(c, WS_FIN | OP_PING, big, CONTROL_MAX + 1, 1);
 	else if (strcmp(k, "opcode") == 0)
 		frame_queue(c, WS_FIN | 0x3, small, slen, 1);
 	else if (strcmp(k, "continuation") == 0)
@@ -1208,7 +1221,7 @@ badframe_kind_valid(const char *k)
 	return 0;
 }
 
-/* Modes: when and how it ends */
+/* Modes: the end of a run and its exit status */
 
 static void
 report(const struct conn *c)
@@ -1241,7 +1254,10 @@ end_text(const struct conn *c)
 	return buf;
 }
 
-/* A Close of status 1000 or none; or, unless -C, EOF without a Close. */
+/*
+ * Whether the end was clean: a Close with status 1000 or none, or EOF
+ * without a Close unless -C requires one.
+ */
 static int
 close_status_clean(const struct conn *c)
 {
@@ -1251,7 +1267,7 @@ close_status_clean(const struct conn *c)
 	    c->close_status == CLOSE_NONE;
 }
 
-/* Answer a Close from the server with a Close of the same status. */
+/* Reply to a Close from the server with a Close of the same status. */
 static void
 close_answer(struct conn *c)
 {
@@ -1261,7 +1277,7 @@ close_answer(struct conn *c)
 		    c->close_status);
 }
 
-/* Pipe mode, once the connection has ended: the exit status. */
+/* Return the exit status of pipe mode once the connection has ended. */
 static int
 pipe_result(const struct conn *c)
 {
@@ -1287,7 +1303,7 @@ pipe_result(const struct conn *c)
 	return 0;
 }
 
-/* Pipe mode: -1 to go on, else the exit status. */
+/* Step pipe mode: returns -1 to go on, else the exit status. */
 static int
 pipe_state(struct conn *c)
 {
@@ -1309,7 +1325,10 @@ pipe_state(struct conn *c)
 	return -1;
 }
 
-/* Raw mode: close_notify at the end of input, then wait for EOF. */
+/*
+ * Step raw mode: send close_notify at the end of input, then wait for
+ * EOF.  Returns -1 to go on, else the exit status.
+ */
 static int
 raw_state(struct conn *c)
 {
@@ -1343,7 +1362,7 @@ raw_state(struct conn *c)
 	return -1;
 }
 
-/* Lines mode: -1 to go on, else the exit status. */
+/* Step lines mode: returns -1 to go on, else the exit status. */
 static int
 lines_state(struct conn *c)
 {
@@ -1375,7 +1394,10 @@ lines_state(struct conn *c)
 	return -1;
 }
 
-/* Bad-frame mode: wait for Close 1002 and the end; print what came. */
+/*
+ * Step bad-frame mode: wait for Close 1002 and the end of the connection,
+ * then print what came back.  Returns -1 to go on, else the exit status.
+ */
 static int
 badframe_state(struct conn *c)
 {
@@ -1397,9 +1419,26 @@ badframe_state(struct conn *c)
 	return ok ? 0 : EXIT_FAIL;
 }
 
+/*
+ * Fail a run whose write failed, after reading what the server sent
+ * before, so that a Close or the way the connection ended is reported.
+ */
+static int
+write_failure(struct conn *c)
+{
+	conn_read(c);
+	warnx("write failed (%s) after %llu payload bytes; connection "
+	    "ended: %s", c->write_error, (unsigned long long)c->sent,
+	    c->close_received || c->ending != END_NONE ? end_text(c) :
+	    "not yet");
+	return EXIT_FAIL;
+}
+
 static int
 mode_state(struct conn *c)
 {
+	if (c->write_failed && c->o->mode != MODE_BADFRAME)
+		return write_failure(c);
 	switch (c->o->mode) {
 	case MODE_PIPE:
 		return pipe_state(c);
@@ -1412,7 +1451,7 @@ mode_state(struct conn *c)
 	}
 }
 
-/* Whether the mode wants stdin now. */
+/* Whether the mode reads stdin now. */
 static int
 input_wanted(const struct conn *c)
 {
@@ -1647,7 +1686,7 @@ options_parse(struct options *o, int argc, char **argv)
 	mode_parse(o, argc - optind - 1, argv + optind + 1);
 }
 
-/* Best-effort close_notify without waiting, then close. */
+/* Send close_notify if possible, without waiting, then close. */
 static void
 conn_close(struct conn *c)
 {
