@@ -185,6 +185,12 @@ check: deps
 	tests/run-unit $(UNIT_TESTS)
 	tests/run-integration
 
+# Benchmarks: writes docs/benchmarks.md and docs/benchmarks.json.
+bench: deps
+	$(MAKE) mtunneld mtunnelctl $(TOOLS)
+	scripts/create-users
+	bench/run
+
 install: mtunneld mtunnelctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man5
@@ -200,4 +206,4 @@ clean:
 	rm -f mtunneld mtunnelctl $(MTUNNELD_OBJS) $(CTL_OBJS) $(TOOLS) \
 	    $(UNIT_TESTS) tests/unit/*.o tests/tools/*.o
 
-.PHONY: all check clean deps install
+.PHONY: all bench check clean deps install
