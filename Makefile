@@ -80,7 +80,8 @@ API_SRCS = \
 	api/api_auth.c \
 	api/api_sandbox.c \
 	api/http.c \
-	api/ws.c
+	api/ws.c \
+	api/wsguard.c
 
 TUNNEL_SRCS = \
 	tunnel/control.c \
@@ -111,7 +112,8 @@ UNIT_TESTS = \
 	tests/unit/test_token \
 	tests/unit/test_upid \
 	tests/unit/test_usercfg \
-	tests/unit/test_vmconfig
+	tests/unit/test_vmconfig \
+	tests/unit/test_wsguard
 
 HEADERS = $(wildcard common/*.h parent/*.h priv/*.h api/*.h tunnel/*.h \
 	ctl/*.h)
@@ -158,6 +160,8 @@ tests/unit/test_usercfg: tests/unit/test_usercfg.o common/usercfg.o \
 	common/log.o common/imsg.o
 tests/unit/test_vmconfig: tests/unit/test_vmconfig.o common/vmconfig.o \
 	common/storagecfg.o common/log.o common/imsg.o
+tests/unit/test_wsguard: tests/unit/test_wsguard.o api/wsguard.o \
+	common/log.o common/imsg.o
 
 tests/unit/%.o: tests/unit/%.c $(HEADERS)
 	$(CC) $(CFLAGS) $(PC_CFLAGS) $(TEST_CFLAGS) -Ipriv -Iapi -Itunnel \

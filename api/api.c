@@ -453,6 +453,7 @@ api_adopt(int fd, const struct sockaddr_storage *ss)
 		return;
 	}
 	c->obj.kind = API_OBJ_CONN;
+	wsguard_start(&c->guard, c);
 	api_addr_text(ss, c->remote, sizeof(c->remote));
 	api_tcp_options(fd);
 
@@ -468,6 +469,9 @@ api_adopt(int fd, const struct sockaddr_storage *ss)
 	}
 	c->wsi = wsi;
 	lws_set_opaque_user_data(wsi, c);
+	if (wsguard_attach(&c->guard, lws_get_ssl(wsi)) == -1)
+		log_warnx("%s: no TLS session to follow; websocket upgrades "
+		    "on this connection will be rejected", c->remote);
 	api_nconns++;
 	log_debug("%s: connection accepted (%d open)", c->remote,
 	    api_nconns);
@@ -548,6 +552,7 @@ static void
 api_conn_destroy(struct conn *c)
 {
 	api_request_cancel(c);
+	wsguard_detach(&c->guard, lws_get_ssl(c->wsi));
 	http_txn_free(c);
 	ws_upgrade_abandon(c->wsi);
 	if (c->relay != NULL)
@@ -898,6 +903,20 @@ api_adopt_raw(int fd, struct api_obj *obj)
 	return wsi;
 }
 
+/*
+ * Ask for a writable callback on each websocket the guard found an
+ * unmasked frame on, so that ws.c closes it even when lws delivers no
+ * data from it.
+ */
+static void
+api_guard_wake(void)
+{
+	struct conn	*c;
+
+	while ((c = wsguard_next_violation()) != NULL)
+		lws_callback_on_writable(c->wsi);
+}
+
 static void
 api_config_free(struct api_config *cfg)
 {
@@ -933,13 +952,15 @@ api_main(int debug, int verbose)
 	 * jansson seeds its hash function from /dev/urandom on the first
 	 * JSON object.  glibc reads the zone file again on every mktime()
 	 * while TZ is unset, and never again once TZ is set and unchanged.
-	 * Writes to a UNIX socket whose peer has gone must fail with EPIPE,
-	 * not kill the worker.
+	 * The websocket mask check looks up OpenSSL's SSL_read() with
+	 * dlsym().  Writes to a UNIX socket whose peer has gone must fail
+	 * with EPIPE, not kill the worker.
 	 */
 	if (getenv("TZ") == NULL && setenv("TZ", ":/etc/localtime", 1) == -1)
 		fatal("setenv TZ");
 	tzset();
 	json_object_seed(0);
+	wsguard_init();
 	signal(SIGPIPE, SIG_IGN);
 	api_set_nofile();
 	api_context_create(&cfg);
@@ -953,7 +974,9 @@ api_main(int debug, int verbose)
 	proc_child_ready(&api_ibuf);
 	log_debug("serving, up to %d connections", API_MAX_CONNS);
 
-	for (;;)
+	for (;;) {
 		if (lws_service(api_context, 0) < 0)
 			fatalx("libwebsockets service loop failed");
+		api_guard_wake();
+	}
 }

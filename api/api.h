@@ -56,8 +56,70 @@ struct api_obj {
 	enum api_obj_kind	 kind;
 };
 
+struct conn;
 struct http_txn;
 struct relay;
+
+/* Position of a wsguard in the client's plaintext byte stream. */
+enum wsguard_state {
+	WSG_METHOD,		/* request line: the method */
+	WSG_TARGET,		/* request line: the request target */
+	WSG_TARGET_PCT1,	/* first hex digit after a '%' */
+	WSG_TARGET_PCT2,	/* second hex digit after a '%' */
+	WSG_VERSION,		/* request line: "HTTP/1.1" or "HTTP/1.0" */
+	WSG_LINE_LF,		/* the LF after a line's CR */
+	WSG_LINE_START,		/* a header name or the CR of the blank line */
+	WSG_NAME,		/* a header name */
+	WSG_VALUE,		/* a header value */
+	WSG_END_LF,		/* the LF of the blank line */
+	WSG_BODY,		/* Content-Length bytes of a body */
+	WSG_FRAME,		/* a websocket frame header */
+	WSG_PAYLOAD,		/* a websocket frame's payload */
+	WSG_VIOLATION,		/* a frame broke the rules; nothing more */
+	WSG_UNTRACKED,		/* left the grammar followed; nothing more */
+};
+
+/* Kind of the header whose value a wsguard is reading. */
+enum wsguard_header {
+	WSG_HDR_OTHER,
+	WSG_HDR_UPGRADE,
+	WSG_HDR_LENGTH,		/* Content-Length */
+};
+
+/*
+ * The state wsguard.c keeps for one client connection, of fixed size:
+ * bodies and frame payload are skipped by counting.
+ */
+struct wsguard {
+	struct conn		*conn;
+	SSL			*ssl;		/* NULL until attached */
+	TAILQ_ENTRY(wsguard)	 entry;		/* on the list of violations */
+	int			 queued;	/* on that list */
+	enum wsguard_state	 state;
+	const char		*why;		/* violation or untracked */
+	uint64_t		 skip;		/* body or payload bytes left */
+	uint32_t		 heads;		/* request heads completed */
+	uint32_t		 upgrade_head;	/* frames follow it; 0: none */
+
+	/* the request head being read */
+	char			 method[8];
+	uint8_t			 pos;		/* in method, version, frame */
+	uint8_t			 hex;		/* first digit after '%' */
+	uint8_t			 body_default;	/* POST, PUT or PATCH */
+	uint8_t			 has_upgrade;
+	uint8_t			 has_length;
+	uint8_t			 value_text;	/* not only spaces so far */
+	uint8_t			 digits;	/* of Content-Length */
+	enum wsguard_header	 header;
+	uint16_t		 name_lo;	/* lws header names that */
+	uint16_t		 name_hi;	/* share the name's prefix */
+	uint16_t		 name_len;
+	uint64_t		 length;	/* Content-Length */
+
+	/* the websocket frame header being read */
+	uint8_t			 frame_len;	/* header bytes in all */
+	uint64_t		 payload;
+};
 
 /* One client connection. */
 struct conn {
@@ -67,8 +129,10 @@ struct conn {
 	TAILQ_ENTRY(conn)	 wait_entry;	/* waiting for the parent */
 	uint32_t		 reqid;		/* 0 unless waiting */
 	uint32_t		 reply_type;	/* *_RESULT expected */
+	uint32_t		 heads;		/* request heads lws passed on */
 	struct http_txn		*txn;		/* http.c */
 	struct relay		*relay;		/* ws.c, after the upgrade */
+	struct wsguard		 guard;		/* wsguard.c */
 };
 
 #define API_REASON_MAX	sizeof(((struct api_result *)0)->reason)
@@ -124,6 +188,17 @@ int		 ws_socket_callback(struct relay *, struct lws *, int);
 void		 ws_conn_gone(struct conn *);
 void		 ws_socket_gone(struct relay *);
 void		 ws_upgrade_abandon(struct lws *);
+
+/* wsguard.c */
+void		 wsguard_init(void);
+void		 wsguard_start(struct wsguard *, struct conn *);
+int		 wsguard_attach(struct wsguard *, SSL *);
+void		 wsguard_detach(struct wsguard *, SSL *);
+void		 wsguard_parse(struct wsguard *, const unsigned char *, size_t);
+const char	*wsguard_check_http(const struct wsguard *, uint32_t);
+const char	*wsguard_check_upgrade(const struct wsguard *, uint32_t);
+const char	*wsguard_violation(const struct wsguard *);
+struct conn	*wsguard_next_violation(void);
 
 /* api_sandbox.c */
 int		 api_sandbox(void);

@@ -363,17 +363,22 @@ http_route(char *split, int method, struct http_path *hp)
 	return hp->route;
 }
 
+/*
+ * Respond 501.  After an upgrade request the connection ends, and the
+ * caller gets -1 to pass to lws.
+ */
 static int
 http_not_implemented(struct lws *wsi, int method, const char *path,
-    int sync)
+    int upgrade)
 {
 	char	 msg[HTTP_REASON_MAX];
 
 	snprintf(msg, sizeof(msg), "Method '%s %s' not implemented",
 	    http_method_name(method), path);
-	if (http_respond_error(wsi, 501, msg, NULL, NULL, 0) == -1)
+	if (http_respond_error(wsi, 501, msg, NULL, NULL, upgrade) == -1 ||
+	    upgrade)
 		return -1;
-	return sync ? 1 : http_done(wsi, 0);
+	return http_done(wsi, 0);
 }
 
 /* 100..999999999, with pveproxy's wording for each failure. */
@@ -968,8 +973,15 @@ http_txn_new(struct conn *c, struct lws *wsi)
 static int
 http_request(struct conn *c, struct lws *wsi)
 {
-	int	 route;
+	const char	*why;
+	int		 route;
 
+	c->heads++;
+	if ((why = wsguard_check_http(&c->guard, c->heads)) != NULL) {
+		log_warnx("%s: request %u on the connection: %s; closing",
+		    c->remote, c->heads, why);
+		return -1;
+	}
 	if ((route = http_txn_new(c, wsi)) == -1)
 		return -1;
 	if (route == ROUTE_NONE) {
@@ -1054,14 +1066,40 @@ http_parent_reply(struct conn *c, struct api_reply *reply)
 	http_respond_later(c, reply->status, reply->reason);
 }
 
-/* An upgrade request: only the websocket endpoint takes one. */
+/*
+ * The guard in wsguard.c cannot tell where websocket frames start on
+ * this connection: respond 400.
+ */
+static void
+http_upgrade_unfollowed(struct conn *c, struct lws *wsi, const char *why)
+{
+	char	 msg[HTTP_REASON_MAX];
+
+	snprintf(msg, sizeof(msg), "websocket upgrade not accepted on this "
+	    "connection: %s", why);
+	http_log_rejection(c, 400, msg);
+	http_respond_error(wsi, 400, msg, NULL, NULL, 1);
+}
+
+/*
+ * An upgrade request: only the websocket endpoint takes one.  Any
+ * response but 101 ends the connection, so that no byte after a
+ * rejected upgrade is read as HTTP: the guard in wsguard.c reads the
+ * bytes after an upgrade request as websocket frames.
+ */
 static int
 http_confirm_upgrade(struct conn *c, struct lws *wsi, const char *proto)
 {
-	int	 route;
+	const char	*why;
+	int		 route;
 
+	c->heads++;
 	if ((route = http_txn_new(c, wsi)) == -1)
 		return -1;
+	if ((why = wsguard_check_upgrade(&c->guard, c->heads)) != NULL) {
+		http_upgrade_unfollowed(c, wsi, why);
+		return -1;
+	}
 	if (route == ROUTE_NONE) {
 		http_log_rejection(c, 501, "not implemented");
 		return http_not_implemented(wsi, c->txn->method,
@@ -1071,18 +1109,17 @@ http_confirm_upgrade(struct conn *c, struct lws *wsi, const char *proto)
 		http_log_rejection(c, 400, route != ROUTE_WEBSOCKET ?
 		    "upgrade on an endpoint without websockets" :
 		    "upgrade to other than websocket");
-		if (http_respond_error(wsi, 400, "upgrade is not supported "
-		    "here", NULL, NULL, 0) == -1)
-			return -1;
-		return 1;
+		http_respond_error(wsi, 400, "upgrade is not supported here",
+		    NULL, NULL, 1);
+		return -1;
 	}
-	return ws_confirm_upgrade(c, wsi);
+	return ws_confirm_upgrade(c, wsi) == 0 ? 0 : -1;
 }
 
 /*
  * The parameters of the websocket endpoint: node and vmid from the path,
- * socket and ticket from the query.  On failure the 400 is written and
- * logged, and -1 returned.
+ * socket and ticket from the query.  On failure the 400 is written with
+ * "Connection: close" and logged, and -1 returned.
  */
 int
 http_ws_params(struct conn *c, struct api_wsconnect *req)
@@ -1106,7 +1143,7 @@ http_ws_params(struct conn *c, struct api_wsconnect *req)
 		if (err.param[0] != '\0')
 			log_warnx("%s: parameter '%s': %s", c->remote,
 			    err.param, err.msg);
-		http_respond_with(c->wsi, &err, 0);
+		http_respond_with(c->wsi, &err, 1);
 		return -1;
 	}
 	return 0;

@@ -5,7 +5,7 @@
  * a single-use ticket from being burnt by a malformed request.  First
  * come the upgrade headers (400), the token (401) and the parameters
  * (400).  Then one bounded round trip to the parent checks the ticket
- * and connects the socket.
+ * and connects the socket.  Every response but 101 ends the connection.
  *
  * The socket is adopted into the lws loop without a parent wsi, so that
  * closing the websocket never drops bytes still queued for the socket.
@@ -19,9 +19,12 @@
  * socket.  After its Close, lws waits up to 5 s for the client's Close
  * before it ends the TCP connection.
  *
- * NOTE: lws 4.1.6 accepts unmasked client frames and reports the mask
- * bit through no API, so the rule that client frames are masked is not
- * enforced.
+ * lws 4.1.6 accepts unmasked client frames, so wsguard.c looks for them
+ * in the plaintext before lws parses it.  Once it has found one, this
+ * file closes with 1002 at the next delivery or writable callback, and
+ * relays nothing lws delivers from then on.  That includes frames from
+ * the same TLS read before the unmasked one, and frames lws still
+ * buffered from earlier reads.
  */
 
 #include <sys/types.h>
@@ -112,7 +115,7 @@ ws_reject(struct conn *c, unsigned int status, const char *msg)
 {
 	log_warnx("%s: websocket upgrade rejected: %u, %s", c->remote, status,
 	    msg);
-	return http_respond_error(c->wsi, status, msg, NULL, NULL, 0) == -1 ?
+	return http_respond_error(c->wsi, status, msg, NULL, NULL, 1) == -1 ?
 	    -1 : 1;
 }
 
@@ -216,7 +219,7 @@ ws_check_token(struct conn *c, struct api_auth *auth)
 	}
 	log_warnx("%s: websocket upgrade rejected: 401, %s", c->remote, why);
 	if (http_respond(c->wsi, 401, ar == API_AUTH_NONE ? "No ticket" :
-	    "Authentication failed!", NULL, 0, 0) == -1)
+	    "Authentication failed!", NULL, 0, 1) == -1)
 		return -1;
 	return 1;
 }
@@ -247,14 +250,15 @@ ws_take_reply(struct conn *c, struct api_wsconnect *req,
 	    req->socket, reply->status, reply->reason);
 	rv = http_respond(c->wsi, reply->status, reply->reason,
 	    reply->buf != NULL ? reply->buf + LWS_PRE : NULL, reply->bodylen,
-	    0);
+	    1);
 	api_reply_free(reply);
 	return rv == -1 ? -1 : 1;
 }
 
 /*
  * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE on the websocket endpoint.  Returns
- * 0 to let lws upgrade, 1 when a response was written, -1 to hang up.
+ * 0 to let lws upgrade, 1 when a response with "Connection: close" was
+ * written, -1 to hang up.
  */
 int
 ws_confirm_upgrade(struct conn *c, struct lws *wsi)
@@ -283,7 +287,7 @@ ws_confirm_upgrade(struct conn *c, struct lws *wsi)
 			log_warnx("%s: websocket upgrade for %s: request to "
 			    "the parent failed", c->remote, req.socket);
 		rv = http_respond_error(wsi, 503, "no reply from the daemon",
-		    NULL, NULL, 0) == -1 ? -1 : 1;
+		    NULL, NULL, 1) == -1 ? -1 : 1;
 		goto out;
 	}
 	rv = ws_take_reply(c, &req, &reply);
@@ -330,7 +334,12 @@ ws_established(struct conn *c, struct lws *wsi)
 {
 	lws_adopt_desc_t	 desc;
 	struct relay		*r;
+	const char		*why;
 
+	if ((why = wsguard_check_upgrade(&c->guard, c->heads)) != NULL) {
+		log_warnx("%s: websocket: %s; closing", c->remote, why);
+		return -1;
+	}
 	if (ws_pending.wsi != wsi || ws_pending.fd == -1) {
 		log_warnx("%s: websocket without a socket", c->remote);
 		return -1;
@@ -357,6 +366,8 @@ ws_established(struct conn *c, struct lws *wsi)
 	c->relay = r;
 	http_txn_free(c);
 	log_info("%s: websocket for %s open", c->remote, r->socket);
+	if (wsguard_violation(&c->guard) != NULL)
+		lws_callback_on_writable(wsi);	/* came with the upgrade */
 	return 0;
 }
 
@@ -512,16 +523,20 @@ ws_callback(struct conn *c, struct lws *wsi, int reason, void *in,
     size_t len)
 {
 	struct relay	*r = c->relay;
+	const char	*why;
 	int		 rv;
 
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
 		return ws_established(c, wsi);
 	case LWS_CALLBACK_RECEIVE:
-		rv = ws_receive(r, wsi, in, len);
-		break;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		rv = ws_writeable(r, wsi);
+		if ((why = wsguard_violation(&c->guard)) != NULL)
+			rv = ws_violation(r, wsi, why);
+		else if (reason == LWS_CALLBACK_RECEIVE)
+			rv = ws_receive(r, wsi, in, len);
+		else
+			rv = ws_writeable(r, wsi);
 		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		log_debug("%s: websocket for %s: close from the client",

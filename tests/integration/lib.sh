@@ -110,11 +110,14 @@ mt_status()
 	    "/proc/$1/status" 2>/dev/null
 }
 
-# The process title: the first string of its command line, because
-# libbsd's setproctitle() can leave a stray '.' after the title.
+# The process title: the first string of its command line.  libbsd's
+# setproctitle() marks the end of a title written into a longer argument
+# area with a '.' or a ' ' (so that the kernel shows it whole); that
+# marker is cut here.
 mt_title()
 {
-	tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1
+	tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1 |
+	    sed 's/ *[ .]$//'
 }
 
 mt_ppid()
