@@ -70,10 +70,13 @@ PARENT_SRCS = \
 
 PRIV_SRCS = \
 	priv/config.c \
+	priv/import.c \
+	priv/journal.c \
 	priv/priv.c \
 	priv/priv_sandbox.c \
 	priv/sock.c \
-	priv/spawner.c
+	priv/spawner.c \
+	priv/volume.c
 
 API_SRCS = \
 	api/api.c \
@@ -84,7 +87,9 @@ API_SRCS = \
 	api/wsguard.c
 
 TUNNEL_SRCS = \
+	tunnel/commands.c \
 	tunnel/control.c \
+	tunnel/schema.c \
 	tunnel/tunnel.c \
 	tunnel/tunnel_sandbox.c
 
@@ -97,6 +102,7 @@ CTL_SRCS = \
 CTL_OBJS = $(CTL_SRCS:.c=.o) $(COMMON_SRCS:.c=.o)
 
 TOOLS = \
+	tests/tools/privdrive \
 	tests/tools/usink \
 	tests/tools/wstool
 
@@ -105,14 +111,17 @@ UNIT_TESTS = \
 	tests/unit/test_cert \
 	tests/unit/test_conf \
 	tests/unit/test_imsg \
+	tests/unit/test_journal \
 	tests/unit/test_sandbox \
 	tests/unit/test_spawner \
 	tests/unit/test_storagecfg \
 	tests/unit/test_ticket \
 	tests/unit/test_token \
+	tests/unit/test_tunnel \
 	tests/unit/test_upid \
 	tests/unit/test_usercfg \
 	tests/unit/test_vmconfig \
+	tests/unit/test_volume \
 	tests/unit/test_wsguard
 
 HEADERS = $(wildcard common/*.h parent/*.h priv/*.h api/*.h tunnel/*.h \
@@ -122,6 +131,10 @@ all: mtunneld mtunnelctl
 
 mtunnelctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(PC_LIBS)
+
+tests/tools/privdrive: tests/tools/privdrive.o common/imsg.o common/log.o \
+	common/proc.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PC_LIBS)
 
 tests/tools/usink: tests/tools/usink.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PC_LIBS)
@@ -144,6 +157,8 @@ tests/unit/test_cert: tests/unit/test_cert.o common/cert.o common/log.o \
 	common/imsg.o
 tests/unit/test_conf: tests/unit/test_conf.o common/conf.o
 tests/unit/test_imsg: tests/unit/test_imsg.o common/imsg.o
+tests/unit/test_journal: tests/unit/test_journal.o priv/journal.o \
+	common/log.o common/imsg.o
 tests/unit/test_sandbox: tests/unit/test_sandbox.o common/sandbox.o \
 	common/log.o common/imsg.o api/api_sandbox.o priv/priv_sandbox.o \
 	tunnel/tunnel_sandbox.o
@@ -155,11 +170,18 @@ tests/unit/test_ticket: tests/unit/test_ticket.o parent/ticket.o \
 	common/log.o common/imsg.o
 tests/unit/test_token: tests/unit/test_token.o common/token.o \
 	common/log.o common/imsg.o
+tests/unit/test_tunnel: tests/unit/test_tunnel.o tunnel/commands.o \
+	tunnel/schema.o tunnel/control.o tunnel/tunnel_sandbox.o \
+	common/sandbox.o common/vmconfig.o common/storagecfg.o \
+	common/log.o common/imsg.o
 tests/unit/test_upid: tests/unit/test_upid.o parent/upid.o
 tests/unit/test_usercfg: tests/unit/test_usercfg.o common/usercfg.o \
 	common/log.o common/imsg.o
 tests/unit/test_vmconfig: tests/unit/test_vmconfig.o common/vmconfig.o \
 	common/storagecfg.o common/log.o common/imsg.o
+tests/unit/test_volume: tests/unit/test_volume.o priv/config.o \
+	priv/import.o priv/journal.o priv/sock.o priv/volume.o \
+	common/storagecfg.o common/vmconfig.o common/log.o common/imsg.o
 tests/unit/test_wsguard: tests/unit/test_wsguard.o api/wsguard.o \
 	common/log.o common/imsg.o
 

@@ -129,7 +129,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 wait_entry;	/* waiting for the parent */
 	uint32_t		 reqid;		/* 0 unless waiting */
 	uint32_t		 reply_type;	/* *_RESULT expected */
-	uint32_t		 heads;		/* request heads lws passed on */
+	uint32_t		 heads;		/* request heads seen by lws */
 	struct http_txn		*txn;		/* http.c */
 	struct relay		*relay;		/* ws.c, after the upgrade */
 	struct wsguard		 guard;		/* wsguard.c */

@@ -60,9 +60,7 @@ imsg_clear(struct imsgbuf *ibuf)
 		free(fq);
 	}
 	free(ibuf->rbuf);
-	free(ibuf->msg);
 	ibuf->rbuf = NULL;
-	ibuf->msg = NULL;
 	ibuf->rsize = ibuf->rlen = ibuf->wqlen = 0;
 }
 

@@ -51,7 +51,6 @@ struct imsgbuf {
 	unsigned char		*rbuf;
 	size_t			 rsize;		/* allocated */
 	size_t			 rlen;		/* bytes held */
-	unsigned char		*msg;		/* payload of the last imsg_get */
 	TAILQ_HEAD(, imsg_wbuf)	 wq;
 	size_t			 wqlen;		/* bytes queued */
 	TAILQ_HEAD(, imsg_fdq)	 fdq;		/* descriptors received */

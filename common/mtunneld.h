@@ -16,7 +16,7 @@
  * Raised whenever a message type or struct below changes, so that a child
  * re-executed from a newer binary is rejected instead of misread.
  */
-#define IMSG_FORMAT_VERSION	1
+#define IMSG_FORMAT_VERSION	2
 
 /* The channel to the parent, in every child after exec. */
 #define PROC_CHANNEL_FD		3
@@ -58,7 +58,7 @@ enum imsg_type {
 	IMSG_AUTH_TOKENS_END,
 	IMSG_API_CONFIG_DONE,		/* all of the above sent */
 
-	/* api -> parent requests, each answered by a *_RESULT */
+	/* api -> parent requests, each with a *_RESULT reply */
 	IMSG_API_MTUNNEL,		/* POST .../mtunnel */
 	IMSG_API_MTUNNEL_RESULT,
 	IMSG_API_WSCONNECT,		/* ticket check and socket connect */
@@ -102,7 +102,7 @@ enum imsg_type {
 	IMSG_PRIV_VM_STOP,
 	IMSG_PRIV_NBD_STOP,
 	IMSG_PRIV_FSTRIM,
-	IMSG_PRIV_CLEANUP,		/* from the journal: struct priv_cleanup */
+	IMSG_PRIV_CLEANUP,		/* struct priv_cleanup */
 	IMSG_PRIV_RESULT,		/* priv -> parent, any request */
 
 	/* priv <-> spawner */
@@ -157,6 +157,7 @@ enum cleanup_reason {
 	CLEANUP_DISCONNECT,
 	CLEANUP_ACCEPT_TIMEOUT,
 	CLEANUP_TUNNEL_LOST,
+	CLEANUP_FINISHED,	/* quit without cleanup: keep all, drop journal */
 };
 
 /*
@@ -199,7 +200,7 @@ enum api_query_kind {
 	API_QUERY_CERT_INFO,		/* GET nodes/{node}/certificates/info */
 	API_QUERY_RESOURCES,		/* GET cluster/resources */
 	API_QUERY_STORAGE,		/* GET nodes/{node}/storage */
-	API_QUERY_TASK_STATUS,		/* GET nodes/{node}/tasks/{upid}/status */
+	API_QUERY_TASK_STATUS,		/* GET nodes/{node}/tasks/{upid}/.. */
 };
 
 struct api_query {
@@ -257,14 +258,14 @@ struct priv_result {
  * knows for that tunnel; nothing in these structs names either.
  */
 #define LOCK_NAME_MAX		16	/* "create", "migrate", "" for none */
-#define STORAGE_NAME_MAX	64
+#define STORAGE_NAME_MAX	65	/* an ID of 64, and the NUL */
 #define FORMAT_NAME_MAX		16	/* raw, qcow2, vmdk */
 #define VOLNAME_MAX		256
 #define EXPORT_FORMATS_MAX	256	/* "raw+size,qcow2+size" */
 #define CONFIG_TEXT_MAX		(1024 * 1024)
 
 struct tunnel_lock_check {
-	char		 expected[LOCK_NAME_MAX];	/* lock the config holds */
+	char		 expected[LOCK_NAME_MAX];	/* the config's lock */
 };
 
 /* IMSG_TUNNEL_CONFIG: followed by conf_len + fw_len bytes of text. */
@@ -344,10 +345,16 @@ struct priv_disk_import {
 
 #define SPAWN_MAXARGS		256
 
+#define SPAWN_STDOUT_FD		0x0001	/* the passed fd becomes stdout */
+
 struct spawn_exec {
 	uint32_t	 uid;		/* run as; 0 keeps root */
 	uint32_t	 gid;
 	uint32_t	 argc;
+	uint32_t	 flags;		/* SPAWN_* */
+	uint32_t	 timeout;	/* seconds until SIGKILL, 0 for none */
+	uint32_t	 pad;
+	uint64_t	 memory_limit;	/* RLIMIT_AS in bytes, 0 for none */
 	/* followed by argc NUL-terminated strings */
 };
 

@@ -33,6 +33,7 @@ struct child {
 	uint32_t		 sockets;	/* tunnel: 1 << SOCKET_* open */
 	struct task		*task;		/* tunnel: its qmtunnel task */
 	char			 tokenid[AUTHID_MAX];	/* tunnel: its caller */
+	int			 quit_keep;	/* tunnel: quit, no cleanup */
 	char			 name[32];	/* "api", "tunnel 100" */
 	struct imsgbuf		 ibuf;
 };

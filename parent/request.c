@@ -127,8 +127,8 @@ auth_fields_ok(const struct api_auth *auth)
 }
 
 /*
- * Check the token again and the node name; answer the error and return
- * -1 when either fails.
+ * Check the token again and the node name.  When either fails, send the
+ * error reply and return -1.
  */
 int
 request_check_caller(struct parent *env, struct child *api, uint32_t type,
@@ -277,7 +277,7 @@ request_mtunnel(struct parent *env, struct child *api, struct imsg *imsg)
 		return;
 	}
 	if (mtunnel_check_privileges(env, api, reqid, &req) == -1) {
-		log_warnx("%s: mtunnel for vmid %u by '%s' refused",
+		log_warnx("%s: mtunnel for vmid %u by '%s' rejected",
 		    req.auth.remote, req.vmid, req.auth.tokenid);
 		return;
 	}
@@ -357,7 +357,7 @@ mtunnel_fail(struct parent *env, struct pending *p, struct child *api,
 		    api_error_body(why, NULL), -1);
 }
 
-/* The control socket exists: start the tunnel and answer the source. */
+/* The control socket exists: start the tunnel and reply to the source. */
 static void
 mtunnel_start_tunnel(struct parent *env, struct pending *p,
     struct child *api, int fd)
@@ -564,7 +564,7 @@ request_wsconnect(struct parent *env, struct child *api, struct imsg *imsg)
 
 	if (ticket_reserve(env->tickets, req.auth.tokenid, req.socket,
 	    req.ticket, time(NULL), &claim, why, sizeof(why)) == -1) {
-		log_warnx("%s: ticket for '%s' socket %s refused: %s",
+		log_warnx("%s: ticket for '%s' socket %s rejected: %s",
 		    req.auth.remote, req.auth.tokenid, req.socket, why);
 		api_reply(api, IMSG_API_WSCONNECT_RESULT, reqid, 401,
 		    "permission denied - invalid PVETUNNEL ticket", NULL, -1);
@@ -613,17 +613,25 @@ parent_dispatch_api(struct parent *env, struct child *c, struct imsg *imsg)
 	}
 }
 
-/* A tunnel ended: its task stops, and its migration is cleaned up. */
+/*
+ * A tunnel ended: its task stops, and priv cleans up its migration from
+ * the journal.  After a quit without cleanup the journal is only closed:
+ * the source decided to keep what the migration made.
+ */
 void
 request_tunnel_ended(struct parent *env, struct child *c, const char *how,
     int ok)
 {
+	uint32_t	 reason = CLEANUP_TUNNEL_LOST;
+
 	if (c->task != NULL) {
 		c->task->running = 0;
 		strlcpy(c->task->exitstatus, ok ? "OK" : how,
 		    sizeof(c->task->exitstatus));
 	}
-	request_cleanup(env, c->vmid, ok ? CLEANUP_QUIT : CLEANUP_TUNNEL_LOST);
+	if (ok)
+		reason = c->quit_keep ? CLEANUP_FINISHED : CLEANUP_QUIT;
+	request_cleanup(env, c->vmid, reason);
 }
 
 void

@@ -333,6 +333,7 @@ tunnel_quit(struct parent *env, struct child *c, struct imsg *imsg)
 	struct tunnel_quit	 req;
 
 	memcpy(&req, imsg->data, sizeof(req));
+	c->quit_keep = !req.cleanup;
 	if (req.cleanup)
 		request_cleanup(env, c->vmid, CLEANUP_QUIT);
 	log_info("%s: quit%s", c->name, req.cleanup ? " with cleanup" : "");

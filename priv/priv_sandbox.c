@@ -1,45 +1,67 @@
 /*
  * The priv role's seccomp allow-list.  No execve: the spawner, forked
  * before this filter, runs the QEMU binaries.  socket() only for AF_UNIX,
- * for the migration sockets it creates.  No wait4: priv never reaps the
- * spawner, and ends when the spawner's channel closes.
+ * for the migration sockets it creates.  The children priv forks for an
+ * import stream inherit this filter, so their calls are on the list too:
+ * set_robust_list (glibc in a new child), prctl(PR_SET_PDEATHSIG),
+ * getppid, poll, accept4, read, ftruncate, pwrite64, fsync, write, close.
  * docs/seccomp-measurements.md lists the calls the role was seen making.
- * Files are opened only below the config and run directories, relative to
- * a directory descriptor where the name comes from a request.
+ * Files are opened only below the config, state, run and storage
+ * directories, relative to a directory descriptor where the name comes
+ * from a request.
  */
 
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
+#include <linux/futex.h>
 #include <seccomp.h>
 
 #include "priv.h"
 #include "sandbox.h"
 
 static const struct sandbox_rule priv_rules[] = {
-	SANDBOX_ALLOW(read, "config files"),
-	SANDBOX_ALLOW(write, "config files"),
-	SANDBOX_ALLOW(openat, "config, lock and run directory files"),
-	SANDBOX_ALLOW(newfstatat, "owner and mode checks, fstat"),
+	SANDBOX_ALLOW(read, "config files, journals, report pipes, streams"),
+	SANDBOX_ALLOW(write, "config files, journals, report pipes"),
+	SANDBOX_ALLOW(pwrite64, "import child: image data at its offset"),
+	SANDBOX_ALLOW(ftruncate, "volume size: sparse raw, import header"),
+	SANDBOX_ALLOW(openat, "config, journal, lock, storage and run files"),
+	SANDBOX_ALLOW(newfstatat, "owner and mode checks, fstat, stat"),
 	SANDBOX_ALLOW(fstat, "owner and mode checks"),
-	SANDBOX_ALLOW(mkdir, "the qemu-server directory"),
-	SANDBOX_ALLOW(mkdirat, "per-VMID socket directories"),
-	SANDBOX_ALLOW(unlinkat, "stale sockets, placeholder configs"),
-	SANDBOX_ALLOW(fsync, "config files and their directory"),
+	SANDBOX_ALLOW(getdents64, "free disk names, journals left at start"),
+	SANDBOX_ALLOW(lseek, "rewinddir of a directory listing"),
+	SANDBOX_ALLOW(dup, "fdopendir on a copy of a directory descriptor"),
+	SANDBOX_ALLOW(fcntl, "O_NONBLOCK on pipes, fdopendir's checks"),
+	SANDBOX_ALLOW(mkdir, "config and storage directories"),
+	SANDBOX_ALLOW(mkdirat, "socket, journal and image directories"),
+	SANDBOX_ALLOW(unlinkat, "stale sockets, configs, volumes, journals"),
+	SANDBOX_ALLOW(renameat, "atomic replacement of config files"),
+	SANDBOX_ALLOW(fchown, "image group for qemu-img info as QEMU user"),
+	SANDBOX_ALLOW(fsync, "config files, journals, volumes, directories"),
 	SANDBOX_ALLOW(flock, "per-VMID config lock"),
-	SANDBOX_ALLOW(clock_nanosleep, "retry of a busy config lock"),
-	SANDBOX_ALLOW(nanosleep, "retry of a busy config lock"),
 	SANDBOX_ALLOW(fchdir, "bind relative to the socket directory"),
 	SANDBOX_ALLOW(bind, "migration sockets"),
 	SANDBOX_ALLOW(listen, "migration sockets"),
+	SANDBOX_ALLOW(accept4, "import child: the one stream connection"),
+	SANDBOX_ALLOW(pipe2, "import reports, qemu-img output"),
+	SANDBOX_ALLOW(clone, "fork of an import child"),
+	SANDBOX_ALLOW(set_robust_list, "glibc, in a new import child"),
+	SANDBOX_ALLOW_ARG(prctl, 0, PR_SET_PDEATHSIG,
+	    "import child: die with priv"),
+	SANDBOX_ALLOW(getppid, "import child: was priv gone before prctl"),
+	SANDBOX_ALLOW(wait4, "reap an import child"),
+	SANDBOX_ALLOW(kill, "stop an import child on cleanup"),
 	SANDBOX_ALLOW(recvmsg, "channels, with passed descriptors"),
 	SANDBOX_ALLOW(sendmsg, "channels, passing descriptors"),
-	SANDBOX_ALLOW(poll, "event loop and blocking flushes"),
+	SANDBOX_ALLOW(poll, "event loop, blocking flushes, stream waits"),
 	SANDBOX_ALLOW(close, "descriptors"),
 	SANDBOX_ALLOW_ARG(socket, 0, AF_UNIX, "migration sockets, UNIX only"),
 	SANDBOX_ALLOW(brk, "malloc of small blocks"),
 	SANDBOX_ALLOW(mmap, "malloc of large blocks, such as a message buffer"),
 	SANDBOX_ALLOW(munmap, "free of large blocks"),
 	SANDBOX_ALLOW(mremap, "realloc of large blocks"),
+	SANDBOX_ALLOW_ARG(futex, 1, FUTEX_WAKE_PRIVATE,
+	    "OpenSSL's clean-up in exit()"),
 	SANDBOX_ALLOW(clock_gettime, "timeouts, when the vDSO falls back"),
 	SANDBOX_ALLOW(exit_group, "exit() and _exit()"),
 	SANDBOX_ALLOW(exit, "_exit() if exit_group returns"),

@@ -178,6 +178,21 @@ sock_create(const char *rundir, uint32_t vmid, uint32_t kind, char *msg,
 	return fd;
 }
 
+/* Remove the socket of one kind of vmid, if it is there. */
+void
+sock_remove(const char *rundir, uint32_t vmid, uint32_t kind)
+{
+	char	 name[32], msg[256];
+	int	 dfd;
+
+	if (sock_name(vmid, kind, name, sizeof(name)) == -1 ||
+	    (dfd = sock_open_dir(rundir, vmid, 0, msg, sizeof(msg))) == -1)
+		return;
+	if (sock_clear(dfd, name, msg, sizeof(msg)) == -1)
+		log_warnx("vmid %u: %s", vmid, msg);
+	close(dfd);
+}
+
 /* Remove every socket of vmid and its directory. */
 void
 sock_remove_all(const char *rundir, uint32_t vmid)

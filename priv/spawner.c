@@ -3,10 +3,13 @@
  * filter, because a filter is inherited across execve and QEMU needs far
  * more system calls than priv.  It runs only the configured QEMU and
  * qemu-img binaries, each in a session of its own, so that a VM outlives
- * mtunneld, and reports when they start and end.
+ * mtunneld, and reports when they start and end.  On request it gives a
+ * program a descriptor from priv as its stdout, a memory limit, and a
+ * time limit after which it kills the program.
  */
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bsd/unistd.h>
@@ -29,7 +33,16 @@
 #include "priv.h"
 #include "proc.h"
 
+#define SPAWN_DEADLINES_MAX	64	/* programs with a time limit */
+
 static struct imsgbuf	 spawner_ibuf;
+
+/* Programs with a time limit, killed once it has passed. */
+static struct {
+	pid_t		 pid;
+	int64_t		 deadline;	/* monotonic ms */
+} deadlines[SPAWN_DEADLINES_MAX];
+static size_t		 ndeadlines;
 
 /*
  * Check an IMSG_SPAWN_EXEC payload: the struct, then exactly argc
@@ -49,6 +62,10 @@ spawner_parse_exec(const struct imsg *imsg, const char *qemu,
 		return -1;
 	}
 	memcpy(req, imsg->data, sizeof(*req));
+	if ((req->flags & ~SPAWN_STDOUT_FD) != 0) {
+		snprintf(err, errlen, "unknown flags 0x%x", req->flags);
+		return -1;
+	}
 	if (req->argc < 1 || req->argc > SPAWN_MAXARGS ||
 	    req->argc + 1 > argvlen) {
 		snprintf(err, errlen, "argc %u outside 1 to %d", req->argc,
@@ -82,11 +99,16 @@ spawner_parse_exec(const struct imsg *imsg, const char *qemu,
 	return 0;
 }
 
-/* In the new process: own session, ids, clean descriptors, exec. */
+/*
+ * In the new process: own session, limits, ids, clean descriptors,
+ * exec.  outfd, if not -1, becomes stdout.
+ */
 static __attribute__((noreturn)) void
-spawn_exec_child(const struct spawn_exec *req, char **argv, int errfd)
+spawn_exec_child(const struct spawn_exec *req, char **argv, int errfd,
+    int outfd)
 {
 	static char	*envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	struct rlimit	 rl;
 	sigset_t	 mask;
 	int		 null, e;
 
@@ -94,10 +116,14 @@ spawn_exec_child(const struct spawn_exec *req, char **argv, int errfd)
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (setsid() == -1)
 		goto fail;
+	rl.rlim_cur = rl.rlim_max = req->memory_limit;
+	if (req->memory_limit != 0 && setrlimit(RLIMIT_AS, &rl) == -1)
+		goto fail;
 
 	/* NOTE: QEMU's output is discarded until the runtime logs it. */
 	if ((null = open("/dev/null", O_RDWR)) == -1 ||
-	    dup2(null, 0) == -1 || dup2(null, 1) == -1 || dup2(null, 2) == -1)
+	    dup2(null, 0) == -1 || dup2(outfd != -1 ? outfd : null, 1) == -1 ||
+	    dup2(null, 2) == -1)
 		goto fail;
 	if (dup2(errfd, 3) == -1 || fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
 		goto fail;
@@ -134,6 +160,70 @@ spawn_reply(uint32_t reqid, uint32_t type, pid_t pid, int error, int status)
 		fatalx("reply: %s", imsg_error(&spawner_ibuf));
 }
 
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Remember to kill pid after timeout seconds; 0 means never. */
+static void
+deadline_add(pid_t pid, uint32_t timeout)
+{
+	if (timeout == 0)
+		return;
+	if (ndeadlines == SPAWN_DEADLINES_MAX) {
+		log_warnx("pid %ld: too many time limits, killing it now",
+		    (long)pid);
+		kill(pid, SIGKILL);
+		return;
+	}
+	deadlines[ndeadlines].pid = pid;
+	deadlines[ndeadlines].deadline = monotonic_ms() +
+	    (int64_t)timeout * 1000;
+	ndeadlines++;
+}
+
+static void
+deadline_remove(pid_t pid)
+{
+	size_t	 i;
+
+	for (i = 0; i < ndeadlines; i++)
+		if (deadlines[i].pid == pid) {
+			deadlines[i] = deadlines[--ndeadlines];
+			return;
+		}
+}
+
+/*
+ * Kill the programs whose time is up.  They are not reaped yet, so their
+ * pids are still theirs.  Returns the poll timeout until the next one.
+ */
+static int
+deadline_expire(void)
+{
+	int64_t	 now = monotonic_ms(), next = -1;
+	size_t	 i;
+
+	for (i = 0; i < ndeadlines; i++) {
+		if (deadlines[i].deadline <= now) {
+			log_warnx("pid %ld ran out of time, killing it",
+			    (long)deadlines[i].pid);
+			kill(deadlines[i].pid, SIGKILL);
+			deadlines[i].deadline = INT64_MAX;
+			continue;
+		}
+		if (deadlines[i].deadline != INT64_MAX &&
+		    (next == -1 || deadlines[i].deadline - now < next))
+			next = deadlines[i].deadline - now;
+	}
+	return next > INT32_MAX ? INT32_MAX : (int)next;
+}
+
 static void
 spawn(const struct imsg *imsg, const char *qemu, const char *qemu_img)
 {
@@ -148,6 +238,11 @@ spawn(const struct imsg *imsg, const char *qemu, const char *qemu_img)
 		spawn_reply(imsg->hdr.reqid, IMSG_SPAWN_STARTED, -1, EPERM, 0);
 		return;
 	}
+	if ((req.flags & SPAWN_STDOUT_FD) && imsg->fd == -1) {
+		log_warnx("exec rejected: no descriptor for stdout");
+		spawn_reply(imsg->hdr.reqid, IMSG_SPAWN_STARTED, -1, EBADF, 0);
+		return;
+	}
 	if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
 		e = errno;
 		log_warn("exec %s", argv[0]);
@@ -155,7 +250,7 @@ spawn(const struct imsg *imsg, const char *qemu, const char *qemu_img)
 		return;
 	}
 	if (pid == 0)
-		spawn_exec_child(&req, argv, p[1]);
+		spawn_exec_child(&req, argv, p[1], imsg->fd);
 
 	close(p[1]);
 	/* Returns 0 bytes once execve closes the pipe. */
@@ -163,9 +258,11 @@ spawn(const struct imsg *imsg, const char *qemu, const char *qemu_img)
 		log_warnx("exec %s: %s", argv[0], strerror(e));
 		waitpid(pid, NULL, 0);
 		pid = -1;
-	} else
+	} else {
 		log_info("started %s as uid %u, pid %ld", argv[0], req.uid,
 		    (long)pid);
+		deadline_add(pid, req.timeout);
+	}
 	close(p[0]);
 	spawn_reply(imsg->hdr.reqid, IMSG_SPAWN_STARTED, pid, e, 0);
 }
@@ -179,8 +276,22 @@ spawner_reap(int sfd)
 
 	while (read(sfd, &si, sizeof(si)) == sizeof(si))
 		;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		deadline_remove(pid);
 		spawn_reply(0, IMSG_SPAWN_EXITED, pid, 0, status);
+	}
+}
+
+/* A descriptor may come only with a request that sets SPAWN_STDOUT_FD. */
+static int
+spawn_wants_fd(const struct imsg *imsg)
+{
+	struct spawn_exec	 req;
+
+	if (imsg_datalen(imsg) < sizeof(req))
+		return 0;
+	memcpy(&req, imsg->data, sizeof(req));
+	return (req.flags & SPAWN_STDOUT_FD) != 0;
 }
 
 static void
@@ -195,11 +306,14 @@ spawner_read(const char *qemu, const char *qemu_img)
 	if (n == -1)
 		fatalx("channel: %s", imsg_error(&spawner_ibuf));
 	while ((rv = imsg_get(&spawner_ibuf, &imsg)) == 1) {
-		if (imsg.hdr.type == IMSG_SPAWN_EXEC && imsg.fd == -1)
+		if (imsg.hdr.type == IMSG_SPAWN_EXEC && (imsg.fd == -1 ||
+		    spawn_wants_fd(&imsg)))
 			spawn(&imsg, qemu, qemu_img);
 		else
 			fatalx("unexpected message type %u from priv",
 			    imsg.hdr.type);
+		if (imsg.fd != -1)
+			close(imsg.fd);
 		imsg_free(&imsg);
 	}
 	if (rv == -1)
@@ -230,7 +344,7 @@ spawner_main(int fd, const char *qemu, const char *qemu_img)
 		pfd[0].events = POLLIN |
 		    (spawner_ibuf.wqlen > 0 ? POLLOUT : 0);
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, -1) == -1) {
+		if (poll(pfd, 2, deadline_expire()) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");

@@ -1,7 +1,10 @@
 /*
  * The control connection: one JSON object per line in, one reply line
- * out, in strict lock-step.  This part answers `version` and `quit`; the
- * other commands are recognised and refused until their handlers land.
+ * out, in strict lock-step.  Each line goes through the dispatch order
+ * that sources expect: parse error, 'cmd' missing, exit mode, unknown
+ * command, then the command layer (commands.c).  While a command waits
+ * for the parent, and while the replies already queued would leave no
+ * room for one more, no further line is read or handled.
  */
 
 #include <sys/types.h>
@@ -19,35 +22,19 @@
 #include "log.h"
 #include "tunnel.h"
 
-#define TUNNEL_API_VERSION	2
-#define TUNNEL_API_AGE		0
+#define CONTROL_NAME_MAX	64	/* bytes of a command name in errors */
 
 struct control	 control = { .fd = -1 };
 
-static const char *const control_known[] = {
-	"version", "config", "disk", "disk-import", "query-disk-import",
-	"bwlimit", "start", "fstrim", "ticket", "resume", "stop", "nbdstop",
-	"unlock", "quit",
-};
-
-static int
-control_is_known(const char *cmd)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(control_known) / sizeof(control_known[0]); i++)
-		if (strcmp(control_known[i], cmd) == 0)
-			return 1;
-	return 0;
-}
-
-/* Queue one reply line; the object is consumed. */
+/* Queue one reply line.  The object is consumed. */
 static void
 control_reply(json_t *reply)
 {
 	char	*text;
 	size_t	 len;
 
+	if (reply == NULL)
+		fatalx("cannot build a reply");
 	text = json_dumps(reply, JSON_COMPACT);
 	json_decref(reply);
 	if (text == NULL)
@@ -61,20 +48,23 @@ control_reply(json_t *reply)
 	free(text);
 }
 
-static void
-control_fail(const char *fmt, ...)
+/* Reply {"success":false,"msg":...}, with the text made valid UTF-8. */
+void
+control_reply_error(const char *fmt, ...)
 {
-	char	 msg[1024];
+	char	 raw[CONTROL_MSG_MAX], msg[CONTROL_MSG_MAX];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	text_excerpt(msg, sizeof(msg), raw, strlen(raw));
 	control_reply(json_pack("{s:b, s:s}", "success", 0, "msg", msg));
 }
 
-static void
-control_ok(json_t *result)
+/* Reply with the result fields and "success":true.  Consumes result. */
+void
+control_reply_ok(json_t *result)
 {
 	if (result == NULL)
 		result = json_object();
@@ -82,118 +72,160 @@ control_ok(json_t *result)
 	control_reply(result);
 }
 
-/* A boolean as real sources send it: true/false, 1/0, "1", "0", "". */
+/*
+ * Check that the JSON text nests at most CONTROL_DEPTH_MAX levels, by
+ * counting brackets outside strings, before jansson builds anything.
+ */
 static int
-control_bool(json_t *v, int *out)
+control_depth_ok(const char *s, size_t len)
 {
-	const char	*s;
+	size_t	 i;
+	int	 depth = 0, in_string = 0, escaped = 0;
 
-	if (v == NULL || json_is_null(v)) {
-		*out = 0;
-		return 0;
+	for (i = 0; i < len; i++) {
+		if (in_string) {
+			if (escaped)
+				escaped = 0;
+			else if (s[i] == '\\')
+				escaped = 1;
+			else if (s[i] == '"')
+				in_string = 0;
+		} else if (s[i] == '"')
+			in_string = 1;
+		else if (s[i] == '{' || s[i] == '[') {
+			if (++depth > CONTROL_DEPTH_MAX)
+				return 0;
+		} else if (s[i] == '}' || s[i] == ']')
+			depth--;
 	}
-	if (json_is_boolean(v)) {
-		*out = json_is_true(v);
-		return 0;
-	}
-	if (json_is_integer(v) && (json_integer_value(v) == 0 ||
-	    json_integer_value(v) == 1)) {
-		*out = json_integer_value(v) == 1;
-		return 0;
-	}
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		if (strcmp(s, "1") == 0 || strcmp(s, "0") == 0 ||
-		    s[0] == '\0') {
-			*out = strcmp(s, "1") == 0;
-			return 0;
-		}
-	}
-	return -1;
+	return 1;
 }
 
-static void
-control_cmd_quit(json_t *params)
+/* Whether a string value anywhere in v contains a NUL (\u0000). */
+static int
+control_has_nul(json_t *v)
 {
 	const char	*key;
-	json_t		*v;
-	int		 cleanup = 0;
+	json_t		*item;
+	size_t		 i;
 
-	json_object_foreach(params, key, v) {
-		if (strcmp(key, "cleanup") != 0) {
-			control_fail("failed to handle 'quit' command - 400 "
-			    "Parameter verification failed.\n%s: property is "
-			    "not defined in schema and the schema does not "
-			    "allow additional properties\n", key);
-			return;
-		}
-		if (control_bool(v, &cleanup) == -1) {
-			control_fail("failed to handle 'quit' command - 400 "
-			    "Parameter verification failed.\ncleanup: type "
-			    "check ('boolean') failed\n");
-			return;
-		}
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return memchr(json_string_value(v), '\0',
+		    json_string_length(v)) != NULL;
+	case JSON_OBJECT:
+		json_object_foreach(v, key, item)
+			if (control_has_nul(item))
+				return 1;
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, item)
+			if (control_has_nul(item))
+				return 1;
+		break;
+	default:
+		break;
 	}
-	control.exit_mode = 1;
-	control.quit_cleanup = cleanup;
-	log_info("quit received%s; waiting for the peer to close",
-	    cleanup ? " with cleanup" : "");
-	control_ok(NULL);
+	return 0;
 }
 
-static void
-control_dispatch(const char *cmd, json_t *params)
+/*
+ * Parse one request line.  \u0000 is let through jansson so that it can
+ * be rejected here with a message that names it.  Returns the object, or
+ * NULL after the error reply.
+ */
+static json_t *
+control_parse(const char *line, size_t len)
 {
-	log_info("received command '%s'", cmd);
-	if (strcmp(cmd, "version") == 0)
-		control_ok(json_pack("{s:i, s:i}", "api", TUNNEL_API_VERSION,
-		    "age", TUNNEL_API_AGE));
-	else if (strcmp(cmd, "quit") == 0)
-		control_cmd_quit(params);
-	else
-		/* TODO: the handlers of the remaining commands. */
-		control_fail("failed to handle '%s' command - not supported "
-		    "by this mtunneld version\n", cmd);
+	json_error_t	 err;
+	json_t		*req;
+
+	if (!control_depth_ok(line, len)) {
+		log_warnx("failed to parse command: nested deeper than %d "
+		    "levels", CONTROL_DEPTH_MAX);
+		control_reply_error("failed to parse command - JSON nested "
+		    "deeper than %d levels", CONTROL_DEPTH_MAX);
+		return NULL;
+	}
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+	    &err);
+	if (req == NULL) {
+		log_warnx("failed to parse command: %s", err.text);
+		control_reply_error("failed to parse command - %s", err.text);
+		return NULL;
+	}
+	if (control_has_nul(req)) {
+		json_decref(req);
+		log_warnx("failed to parse command: \\u0000 in a string");
+		control_reply_error("failed to parse command - a string "
+		    "contains \\u0000 (NUL), which is not allowed");
+		return NULL;
+	}
+	return req;
+}
+
+/* The command name as errors and logs show it, for any JSON type. */
+static void
+control_cmd_name(json_t *cmdv, char *name, size_t len)
+{
+	char	*text;
+
+	if (json_is_string(cmdv)) {
+		text_excerpt(name, len, json_string_value(cmdv),
+		    json_string_length(cmdv));
+		return;
+	}
+	text = json_dumps(cmdv, JSON_COMPACT | JSON_ENCODE_ANY);
+	text_excerpt(name, len, text != NULL ? text : "?",
+	    text != NULL ? strlen(text) : 1);
+	free(text);
 }
 
 /* Handle one request line, in the dispatch order sources expect. */
 static void
 control_line(const char *line, size_t len)
 {
-	json_error_t	 err;
-	json_t		*req, *cmdv;
-	const char	*cmd;
-	char		 name[64];
+	json_t	*req, *cmdv;
+	char	 name[CONTROL_NAME_MAX];
 
-	if ((req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err)) ==
-	    NULL) {
-		control_fail("failed to parse command - %s", err.text);
+	if ((req = control_parse(line, len)) == NULL)
 		return;
-	}
 	cmdv = json_is_object(req) ? json_object_get(req, "cmd") : NULL;
-	if (cmdv == NULL || !json_is_string(cmdv)) {
-		control_fail("'cmd' missing");
+	if (cmdv == NULL || json_is_null(cmdv)) {
+		log_warnx("rejected a request without 'cmd'");
+		control_reply_error("'cmd' missing");
 		json_decref(req);
 		return;
 	}
-	cmd = json_string_value(cmdv);
-	snprintf(name, sizeof(name), "%s", cmd);
-
-	if (control.exit_mode)
-		control_fail("tunnel is in exit-mode, processing '%s' cmd not "
-		    "possible", name);
-	else if (!control_is_known(name))
-		control_fail("unknown command '%s' given", name);
-	else {
+	control_cmd_name(cmdv, name, sizeof(name));
+	if (control.exit_mode) {
+		log_warnx("rejected command '%s': in exit mode", name);
+		control_reply_error("tunnel is in exit-mode, processing '%s' "
+		    "cmd not possible", name);
+	} else if (!json_is_string(cmdv) ||
+	    !cmd_known(json_string_value(cmdv))) {
+		log_warnx("rejected unknown command '%s'", name);
+		control_reply_error("unknown command '%s' given", name);
+	} else {
+		json_incref(cmdv);
 		json_object_del(req, "cmd");
-		control_dispatch(name, req);
+		cmd_dispatch(json_string_value(cmdv), req);
+		json_decref(cmdv);
 	}
 	json_decref(req);
 }
 
+/* Whether queued replies leave room for one more of the largest size. */
+static int
+control_output_room(void)
+{
+	return sizeof(control.wbuf) - control.wlen >= CONTROL_REPLY_MAX;
+}
+
 /*
- * Take the complete lines out of the read buffer.  A line that would
- * exceed CONTROL_LINE_MAX gets one error reply, then the connection ends.
+ * Handle the complete lines in the read buffer, until a command waits for
+ * the parent or the output is full.  A line longer than CONTROL_LINE_MAX
+ * gets one error reply, then the connection ends.
  */
 void
 control_process(void)
@@ -201,21 +233,31 @@ control_process(void)
 	char	*nl;
 	size_t	 used;
 
-	while ((nl = memchr(control.rbuf, '\n', control.rlen)) != NULL) {
+	while (!control.closing && !cmd_pending() && control_output_room() &&
+	    (nl = memchr(control.rbuf, '\n', control.rlen)) != NULL) {
 		used = nl - control.rbuf + 1;
 		control_line(control.rbuf, used - 1);
 		memmove(control.rbuf, control.rbuf + used,
 		    control.rlen - used);
 		control.rlen -= used;
 	}
-	if (control.rlen >= CONTROL_LINE_MAX) {
+	if (!control.closing && control.rlen == sizeof(control.rbuf) &&
+	    memchr(control.rbuf, '\n', control.rlen) == NULL) {
 		log_warnx("request line longer than %d bytes; closing",
 		    CONTROL_LINE_MAX);
-		control_fail("failed to parse command - line longer than %d "
-		    "bytes", CONTROL_LINE_MAX);
+		control_reply_error("failed to parse command - line longer "
+		    "than %d bytes", CONTROL_LINE_MAX);
 		control.rlen = 0;
 		control.closing = 1;
 	}
+}
+
+/* Whether the next request bytes may be read now. */
+int
+control_want_read(void)
+{
+	return !control.closing && !cmd_pending() && control_output_room() &&
+	    control.rlen < sizeof(control.rbuf);
 }
 
 /* Read what the connection holds.  Returns 0 at end of file. */
@@ -224,7 +266,7 @@ control_read(void)
 {
 	ssize_t	 n;
 
-	if (control.closing)
+	if (!control_want_read())
 		return 1;
 	n = read(control.fd, control.rbuf + control.rlen,
 	    sizeof(control.rbuf) - control.rlen);
@@ -237,7 +279,10 @@ control_read(void)
 	return 1;
 }
 
-/* Write queued replies.  Returns -1 when the peer is gone. */
+/*
+ * Write queued replies, then handle the lines that waited for room.
+ * Returns -1 when the peer is gone.
+ */
 int
 control_write(void)
 {
@@ -251,5 +296,21 @@ control_write(void)
 		memmove(control.wbuf, control.wbuf + n, control.wlen - n);
 		control.wlen -= n;
 	}
+	control_process();
+	return 0;
+}
+
+/*
+ * The parent's IMSG_TUNNEL_RESULT: finish the waiting command, then go on
+ * with the lines that arrived meanwhile.  Returns -1 with a reason in err
+ * for a protocol violation.
+ */
+int
+control_result(uint32_t reqid, const void *data, size_t len, char *err,
+    size_t errlen)
+{
+	if (cmd_result(reqid, data, len, err, errlen) == -1)
+		return -1;
+	control_process();
 	return 0;
 }

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include <bsd/unistd.h>
-#include <jansson.h>
 
 #include "imsg.h"
 #include "log.h"
@@ -31,10 +30,33 @@ static int		 tunnel_listen_fd = -1;
 static time_t		 tunnel_accept_deadline;
 static uint32_t		 tunnel_accept_timeout;
 
+/* The command layer's requests go to the parent with their reqid. */
+static int
+tunnel_send(uint32_t type, uint32_t reqid, const struct iovec *iov,
+    int iovcnt)
+{
+	return imsg_composev(&tunnel_ibuf, type, 0, reqid, -1, iov, iovcnt);
+}
+
+static void
+tunnel_result(struct imsg *imsg)
+{
+	char	 err[256];
+
+	if (imsg->fd != -1)
+		fatalx("protocol violation: a descriptor with a result");
+	if (control_result(imsg->hdr.reqid, imsg->data, imsg_datalen(imsg),
+	    err, sizeof(err)) == -1)
+		fatalx("protocol violation by the parent: %s", err);
+}
+
 static void
 tunnel_dispatch_parent(struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
+	case IMSG_TUNNEL_RESULT:
+		tunnel_result(imsg);
+		break;
 	case IMSG_TUNNEL_LISTENER:
 		if (tunnel_listen_fd != -1 || control.fd != -1 ||
 		    imsg->fd == -1)
@@ -128,6 +150,24 @@ tunnel_end(void)
 	exit(1);
 }
 
+/*
+ * The control connection's poll events.  It is left out of the poll
+ * while it may not be read and nothing waits to be written, so that a
+ * hang-up does not wake the loop until the parent's result comes.
+ */
+static void
+tunnel_control_events(struct pollfd *pfd)
+{
+	pfd->fd = control.fd != -1 ? control.fd : tunnel_listen_fd;
+	pfd->events = POLLIN;
+	if (control.fd == -1)
+		return;
+	pfd->events = (control_want_read() ? POLLIN : 0) |
+	    (control.wlen > 0 ? POLLOUT : 0);
+	if (pfd->events == 0)
+		pfd->fd = -1;
+}
+
 static void
 tunnel_io(struct pollfd *pfd)
 {
@@ -149,8 +189,7 @@ tunnel_loop(void)
 	for (;;) {
 		pfd[0].fd = tunnel_ibuf.fd;
 		pfd[0].events = POLLIN | (tunnel_ibuf.wqlen > 0 ? POLLOUT : 0);
-		pfd[1].fd = control.fd != -1 ? control.fd : tunnel_listen_fd;
-		pfd[1].events = POLLIN | (control.wlen > 0 ? POLLOUT : 0);
+		tunnel_control_events(&pfd[1]);
 		if (poll(pfd, 2, tunnel_poll_timeout()) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -183,12 +222,12 @@ tunnel_main(int debug, int verbose)
 		fatalx("set-up names vmid %u, outside %d to %u", setup.vmid,
 		    VMID_MIN, VMID_MAX);
 	tunnel_accept_timeout = setup.accept_timeout;
+	cmd_init(setup.vmid, tunnel_send);
 	snprintf(procname, sizeof(procname), "tunnel %u", setup.vmid);
 	log_setproc(procname);
 	setproctitle("%s", procname);
 
-	/* jansson seeds its hash from /dev/urandom on first use. */
-	json_object_seed(0);
+	cmd_preload();
 	drop_privileges(setup.chroot, setup.uid, setup.gid);
 	if (tunnel_sandbox() == -1)
 		fatalx("cannot install the seccomp filter");

@@ -6,6 +6,8 @@
  * accept4 takes the one control connection from the listener priv made.
  */
 
+#include <linux/futex.h>
+
 #include <seccomp.h>
 
 #include "tunnel.h"
@@ -25,6 +27,8 @@ static const struct sandbox_rule tunnel_rules[] = {
 	SANDBOX_ALLOW(munmap, "free of large blocks"),
 	SANDBOX_ALLOW(mremap, "realloc of large blocks"),
 	SANDBOX_ALLOW(clock_gettime, "timeouts, when the vDSO falls back"),
+	SANDBOX_ALLOW_ARG(futex, 1, FUTEX_WAKE_PRIVATE,
+	    "OpenSSL's clean-up inside exit(), after the SHA-1 preload"),
 	SANDBOX_ALLOW(exit_group, "exit() and _exit()"),
 	SANDBOX_ALLOW(exit, "_exit() if exit_group returns"),
 };

@@ -32,8 +32,8 @@ expect_denied()
 	    "'$before', now '$(mt_vmid_state "$vmid")'"
 	[ "$(mt_count_lines '^parent: started tunnel ')" = "$tunnels" ] ||
 	    mt_fail "$what: the rejected call started a tunnel"
-	grep -q "mtunnel for vmid $vmid by '.*' refused\$" "$MT_LOG" ||
-	    mt_fail "$what: no 'mtunnel for vmid $vmid by ... refused' line"
+	grep -q "mtunnel for vmid $vmid by '.*' rejected\$" "$MT_LOG" ||
+	    mt_fail "$what: no 'mtunnel for vmid $vmid by ... rejected' line"
 }
 
 # expect_allowed VMID WHAT [CURL-ARG...]: the POST for VMID succeeds.

@@ -28,7 +28,7 @@ open_tunnel()
 
 ticket_lines()
 {
-	grep -c -e "^parent: .*: ticket for '.*' socket .* refused: " \
+	grep -c -e "^parent: .*: ticket for '.*' socket .* rejected: " \
 	    -e "^parent: .*: ticket used by " "$MT_LOG"
 }
 
@@ -49,14 +49,14 @@ ticket_rejected()
 {
 	local what=$1 why=$2 line before
 
-	line="^parent: .*: ticket for '[^']*' socket $4 refused: $why"
+	line="^parent: .*: ticket for '[^']*' socket $4 rejected: $why"
 	before=$(grep -c -- "$line" "$MT_LOG")
 	mt_ws_upgrade "$3" "$4" "$5"
 	rejected_quickly 401 "$what"
 	[ "$MT_REASON" = "$REJECTED_401" ] || mt_fail "$what: reason phrase" \
 	    "'$MT_REASON', expected '$REJECTED_401'"
 	mt_poll 20 log_has_more "$line" "$before" || mt_fail "$what:" \
-	    "no new parent log line 'ticket for ... socket $4 refused: $why'"
+	    "no new parent log line 'ticket for ... socket $4 rejected: $why'"
 }
 
 log_has_more()

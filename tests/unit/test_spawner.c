@@ -222,6 +222,7 @@ send_exec(struct spawner *sp, uint32_t uid, uint32_t gid,
 
 	for (i = 0; argv[i] != NULL; i++)
 		len += strlen(argv[i]) + 1;
+	memset(&req, 0, sizeof(req));
 	req.uid = uid;
 	req.gid = gid;
 	req.argc = i;
@@ -691,7 +692,7 @@ static void
 test_exec_with_fd_fatal(void **state)
 {
 	struct spawner		*sp = *state;
-	struct spawn_exec	 req = { 0, 0, 1 };
+	struct spawn_exec	 req = { .argc = 1 };
 	unsigned char		 buf[sizeof(req) + sizeof(TEST_QEMU_IMG)];
 	int			 fd, status;
 
@@ -760,6 +761,7 @@ make_imsg(struct imsg *imsg, const struct raw_request *r, uint32_t uid)
 	unsigned char		*buf;
 	size_t			 len = sizeof(req) + r->len;
 
+	memset(&req, 0, sizeof(req));
 	req.uid = uid;
 	req.gid = uid + 1;
 	req.argc = r->argc;

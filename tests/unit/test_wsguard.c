@@ -176,7 +176,8 @@ test_masked_split_everywhere(void **state)
 	put_frame(&b, OP_BINARY, 1, 3, 0);
 	put_frame(&b, OP_BINARY, 1, 300, 0);
 	put_frame(&b, OP_BINARY, 1, 70000, 0);
-	put_frame(&b, OP_BINARY, 1, 4, 2);	/* longer encoding than needed */
+	/* A longer length encoding than needed. */
+	put_frame(&b, OP_BINARY, 1, 4, 2);
 	put_frame(&b, OP_BINARY, 1, 6, 8);
 	put_frame(&b, OP_PING, 1, 0, 0);
 	for (i = 0; i <= b.len; i++) {
