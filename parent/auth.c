@@ -176,7 +176,7 @@ auth_verify(struct parent *env, const struct api_auth *auth, char *why,
 	return 0;
 }
 
-/* Whether authid holds privilege on path, by the ACL rules. */
+/* Return whether authid has privilege on path, by the ACL rules. */
 int
 auth_allowed(struct parent *env, const char *authid, const char *path,
     const char *privilege)

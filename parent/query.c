@@ -1,5 +1,5 @@
 /*
- * The read-only calls a source makes before `mtunnel`, answered from the
+ * The read-only calls a source makes before `mtunnel`, served from the
  * parent's own state, and the storage and bridge checks of `mtunnel`.
  */
 

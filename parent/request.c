@@ -1,5 +1,5 @@
 /*
- * The parent's side of the API: every decision the api worker asks for.
+ * The parent's side of the API: every decision the api worker requests.
  * The parent checks the token again, decides the privileges, has priv
  * create the placeholder config and the control socket, starts the
  * tunnel, mints and checks tickets, and connects the websocket sockets.
@@ -470,8 +470,8 @@ request_priv_result(struct parent *env, struct imsg *imsg)
 }
 
 /*
- * Map a wire socket name to its kind for vmid:
- * /run/qemu-server/<vmid>.mtunnel and the others.  -1 if it is none.
+ * Return the kind of a wire socket name of vmid, such as
+ * /run/qemu-server/<vmid>.mtunnel, or -1 for any other name.
  */
 int
 wire_socket_kind(const char *path, uint32_t vmid)

@@ -1,6 +1,6 @@
 /*
  * The tunnel's requests.  The parent checks each one, adds the VMID and
- * token id it knows for that tunnel, answers what it can decide itself
+ * token id it stores for that tunnel, replies to what it decides itself
  * (bandwidth limits, tickets) and forwards the rest to priv.  priv's
  * reply goes back to the tunnel with the tunnel's request id.
  */

@@ -650,9 +650,14 @@ import_read_report(int fd, short revents, void *arg)
 	import_child_ended(im);
 }
 
-/* Fork the child that receives the stream; priv keeps the pipe. */
+/*
+ * Fork the child that receives the stream; priv keeps the pipe.  The
+ * child closes its copy of the per-VMID lock: a flock belongs to the open
+ * file, so the copy would hold the lock until the import ends.
+ */
 static int
-import_fork(struct import *im, int lfd, char *msg, size_t msglen)
+import_fork(struct import *im, int lfd, int lockfd, char *msg,
+    size_t msglen)
 {
 	pid_t	 parent;
 	int	 p[2];
@@ -670,6 +675,8 @@ import_fork(struct import *im, int lfd, char *msg, size_t msglen)
 	}
 	if (im->pid == 0) {
 		close(p[0]);
+		if (lockfd != -1)
+			close(lockfd);
 		import_child(parent, lfd, im->volfd, p[1]);
 	}
 	close(p[1]);
@@ -686,6 +693,7 @@ struct import_request {
 	const struct tunnel_disk_import	*disk;
 	enum image_format		 fmt;
 	char				 transfer[32];
+	int				 lockfd;	/* held until the reply */
 };
 
 /* Check the request and pick formats; returns the storage or NULL. */
@@ -760,7 +768,7 @@ import_start(struct import_request *r, struct import *im, char *msg,
 		close(lfd);
 		return -1;
 	}
-	if (import_fork(im, lfd, msg, msglen) == -1) {
+	if (import_fork(im, lfd, r->lockfd, msg, msglen) == -1) {
 		close(lfd);
 		return -1;
 	}
@@ -848,6 +856,7 @@ priv_disk_import(const struct imsg *imsg)
 	memset(&r, 0, sizeof(r));
 	r.vmid = req.vmid;
 	r.disk = &req.disk;
+	r.lockfd = rv == 0 ? lockfd : -1;
 	if (rv == -1 || import_locked(&r, im, msg, sizeof(msg)) == -1) {
 		priv_log_error(req.vmid, "disk-import", msg);
 		priv_reply_to(imsg, EINVAL, msg);

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# An offline migration as a Proxmox VE source runs it, through the real
+# daemon: the mtunnel POST, then on the control websocket version,
+# bwlimit, disk-import of a raw volume sent over a second websocket as a
+# raw+size stream, query-disk-import until complete, config, unlock and
+# quit.  The imported volume must equal the sent data, and after quit
+# with cleanup 0 the config and the volume stay while the socket
+# directory and the journal go.  A control connection that ends without
+# quit after the import, and a quit with cleanup 1, must leave no config,
+# volume, socket directory or journal behind.
+. "$(dirname "$0")/lib.sh"
+
+STORE=vmstore
+DATA_BYTES=8388608	# 8 MiB of random data as the source volume
+WS_TIMEOUT=20		# seconds wstool waits for progress
+REPLY_TIMEOUT=15	# seconds for one reply on the control websocket
+QUERY_TRIES=50		# query-disk-import polls, 0.2 s apart
+
+JOURNAL_DIR=$MT_PREFIX/var/lib/mtunneld/journal
+
+# open_tunnel VMID: POST mtunnel for VMID with the test storage; sets
+# UPID, TICKET and SOCKET.
+open_tunnel()
+{
+	local vmid=$1
+
+	mt_post_mtunnel "$vmid" -d "storages=$STORE" -d bridges=
+	mt_expect 200 "POST mtunnel for $vmid"
+	UPID=$(mt_jq .data.upid)
+	TICKET=$(mt_jq .data.ticket)
+	SOCKET=$(mt_jq .data.socket)
+	[ -n "$UPID" ] && [ -n "$TICKET" ] ||
+	    mt_fail "no upid or ticket in the mtunnel reply: $(cat "$MT_BODY")"
+	[ "$SOCKET" = "/run/qemu-server/$vmid.mtunnel" ] || mt_fail "socket" \
+	    "is '$SOCKET', expected /run/qemu-server/$vmid.mtunnel"
+}
+
+# ctl_open VMID: start wstool in lines mode on the control websocket as
+# a coprocess, so that each request can use values of earlier replies.
+ctl_open()
+{
+	local url
+
+	url=$(mt_ws_url "$1" "$SOCKET" "$TICKET")
+	CTL_ERR=$MT_DIR/ctl.$1.err
+	coproc CTL {
+		exec timeout 50 "$MT_WSTOOL" -C -t "$WS_TIMEOUT" -f "$MT_FP" \
+		    -H "Authorization: $MT_AUTH" "$url" lines 2>"$CTL_ERR"
+	}
+	CTL_IN=${CTL[1]}
+	CTL_OUT=${CTL[0]}
+	mt_bg_track "$CTL_PID"
+}
+
+# ctl_send JSON: send one request line and set REPLY to the reply line.
+ctl_send()
+{
+	printf '%s\n' "$1" >&"$CTL_IN" ||
+	    mt_fail "cannot send $1 to wstool: $(cat "$CTL_ERR")"
+	REPLY=""
+	read -r -t "$REPLY_TIMEOUT" REPLY <&"$CTL_OUT" ||
+	    mt_fail "no reply to $1 within $REPLY_TIMEOUT s;" \
+	    "wstool: $(cat "$CTL_ERR")"
+}
+
+# ctl_ok JSON: send the request; its reply must have success true.
+ctl_ok()
+{
+	ctl_send "$1"
+	[ "$(jq -r .success <<<"$REPLY" 2>/dev/null)" = true ] ||
+	    mt_fail "$1 replied '$REPLY', expected success true"
+}
+
+# reply_field FILTER: FILTER on the last reply, raw output.
+reply_field()
+{
+	jq -r "$1" <<<"$REPLY" 2>/dev/null
+}
+
+# ctl_close: end wstool's input, so that it sends a Close frame, and
+# wait for it to exit with status 0.
+ctl_close()
+{
+	local pid=$CTL_PID rc
+
+	exec {CTL_IN}>&-
+	wait "$pid"
+	rc=$?
+	[ "$rc" = 0 ] || mt_fail "wstool on the control websocket exited" \
+	    "with status $rc: $(cat "$CTL_ERR")"
+}
+
+# le64 N: N as 8 bytes, little-endian, the raw+size stream header.
+le64()
+{
+	local n=$1 i
+
+	for ((i = 0; i < 8; i++)); do
+		# shellcheck disable=SC2059
+		printf "\\x$(printf %02x $(((n >> (8 * i)) & 255)))"
+	done
+}
+
+# import_volume VMID: run disk-import, send DATA as raw+size over the
+# import websocket, poll until complete, check the volume's content.
+# Sets VOLID and VOLFILE.
+import_volume()
+{
+	local vmid=$1 path=/run/qemu-server/$1.storage url rc i status
+
+	ctl_ok '{"cmd":"disk-import","volname":"vm-100-disk-0.raw",'\
+'"format":"raw","storage":"'"$STORE"'","export_formats":"raw+size",'\
+'"with_snapshots":0,"allow_rename":1}'
+	[ "$(reply_field .socket)" = "$path" ] || mt_fail "disk-import for" \
+	    "$vmid replied '$REPLY', expected socket $path"
+	[ "$(reply_field .format)" = raw+size ] || mt_fail "disk-import for" \
+	    "$vmid replied '$REPLY', expected format raw+size"
+
+	ctl_ok '{"cmd":"ticket","path":"'"$path"'"}'
+	[ -n "$(reply_field '.ticket // empty')" ] ||
+	    mt_fail "ticket for $path replied '$REPLY' without a ticket"
+	url=$(mt_ws_url "$vmid" "$path" "$(reply_field .ticket)")
+
+	{ le64 "$DATA_BYTES"; cat "$DATA"; } |
+	    timeout 30 "$MT_WSTOOL" -C -t "$WS_TIMEOUT" -f "$MT_FP" \
+	    -H "Authorization: $MT_AUTH" "$url" pipe \
+	    >"$MT_DIR/import.$vmid.out" 2>"$MT_DIR/import.$vmid.err"
+	rc=${PIPESTATUS[1]}
+	[ "$rc" = 0 ] || mt_fail "wstool on the import websocket of $vmid" \
+	    "exited with status $rc: $(cat "$MT_DIR/import.$vmid.err")"
+
+	for ((i = 0; i < QUERY_TRIES; i++)); do
+		ctl_ok '{"cmd":"query-disk-import"}'
+		status=$(reply_field .status)
+		[ "$status" = pending ] || break
+		sleep 0.2
+	done
+	[ "$status" = complete ] || mt_fail "query-disk-import for $vmid" \
+	    "replied '$REPLY' after $i polls, expected status complete"
+	VOLID=$(reply_field .volid)
+	[ "$VOLID" = "$STORE:$vmid/vm-$vmid-disk-0.raw" ] || mt_fail "import" \
+	    "for $vmid completed as '$VOLID', expected" \
+	    "$STORE:$vmid/vm-$vmid-disk-0.raw"
+	VOLFILE=$MT_DIR/$STORE/images/$vmid/vm-$vmid-disk-0.raw
+	[ -f "$VOLFILE" ] || mt_fail "no imported volume at $VOLFILE"
+	[ "$(sha256sum <"$VOLFILE")" = "$DATA_SUM" ] || mt_fail "volume" \
+	    "$VOLFILE ($(stat -c %s "$VOLFILE") bytes) differs from the" \
+	    "$DATA_BYTES bytes sent"
+}
+
+# start_migration VMID: the tunnel, the control websocket, version and
+# bwlimit, then the import of DATA.
+start_migration()
+{
+	local vmid=$1 limit
+
+	open_tunnel "$vmid"
+	[ -f "$JOURNAL_DIR/$vmid" ] ||
+	    mt_fail "no journal $JOURNAL_DIR/$vmid after the mtunnel POST"
+	ctl_open "$vmid"
+	ctl_ok '{"cmd":"version"}'
+	[ "$(reply_field .api)" = 2 ] ||
+	    mt_fail "version replied '$REPLY', expected api 2"
+	ctl_ok '{"cmd":"bwlimit","storages":["'"$STORE"'"],"bwlimit":null}'
+	limit=$(reply_field .bwlimit)
+	[[ $limit =~ ^(null|[0-9]+(\.[0-9]+)?)$ ]] || mt_fail "bwlimit" \
+	    "replied '$REPLY', expected a bwlimit of null or a number"
+	import_volume "$vmid"
+}
+
+# wait_ended VMID: the task stops within 5 s and the socket directory
+# and the journal of VMID are gone.
+wait_ended()
+{
+	local vmid=$1
+
+	mt_wait_task_stopped "$UPID"
+	mt_poll 50 test ! -e "$MT_RUNDIR/$vmid" || mt_fail "socket" \
+	    "directory $MT_RUNDIR/$vmid still there 5 s after the tunnel" \
+	    "ended: $(ls -la "$MT_RUNDIR/$vmid" 2>&1)"
+	mt_poll 50 test ! -e "$JOURNAL_DIR/$vmid" || mt_fail "journal" \
+	    "$JOURNAL_DIR/$vmid still there 5 s after the tunnel ended:" \
+	    "$(cat "$JOURNAL_DIR/$vmid" 2>&1)"
+}
+
+# expect_removed VMID: nothing of the migration is left.
+expect_removed()
+{
+	local vmid=$1 conf=$MT_CONFDIR/qemu-server/$1.conf left
+
+	wait_ended "$vmid"
+	[ ! -e "$conf" ] || mt_fail "config $conf of $vmid still there after" \
+	    "the cleanup: $(cat "$conf")"
+	[ ! -e "$VOLFILE" ] || mt_fail "volume $VOLFILE of $vmid still" \
+	    "there after the cleanup"
+	left=$(find "$MT_DIR/$STORE/images/$vmid" -type f 2>/dev/null)
+	[ -z "$left" ] || mt_fail "files of $vmid left in the storage" \
+	    "after the cleanup: $left"
+}
+
+DATA=$MT_DIR/data
+openssl rand "$DATA_BYTES" >"$DATA" ||
+    mt_fail "cannot write $DATA_BYTES bytes of random data to $DATA"
+DATA_SUM=$(sha256sum <"$DATA")
+
+mt_api_init
+mt_storages
+# priv runs qemu-img info on the imported file as the QEMU user, which
+# must reach the storage through the test directory (mktemp -d makes it
+# 0700).
+chmod 755 "$MT_DIR" "$MT_DIR/$STORE" || mt_fail "chmod 755 $MT_DIR failed"
+mt_token 'mig@pve!t1' Administrator
+mt_api_start
+
+# The full sequence, ending in quit with cleanup 0: the VM stays.
+start_migration 700
+CONF=$MT_CONFDIR/qemu-server/700.conf
+ctl_ok '{"cmd":"config","conf":"name: test\nmemory: 512\n'\
+'scsihw: virtio-scsi-pci\nscsi0: '"$VOLID"',size=8M\n"}'
+grep -qx 'lock: migrate' "$CONF" ||
+    mt_fail "config of 700 has no 'lock: migrate' after config: $(cat "$CONF")"
+grep -qx "scsi0: $VOLID,size=8M" "$CONF" ||
+    mt_fail "config of 700 lacks 'scsi0: $VOLID,size=8M': $(cat "$CONF")"
+ctl_ok '{"cmd":"unlock"}'
+! grep -q '^lock:' "$CONF" ||
+    mt_fail "config of 700 still has a lock after unlock: $(cat "$CONF")"
+ctl_ok '{"cmd":"quit","cleanup":0}'
+ctl_close
+wait_ended 700
+[ -f "$CONF" ] || mt_fail "config $CONF removed after quit with cleanup 0"
+grep -qx "scsi0: $VOLID,size=8M" "$CONF" || mt_fail "config of 700 lost" \
+    "'scsi0: $VOLID,size=8M' after quit: $(cat "$CONF")"
+! grep -q '^lock:' "$CONF" ||
+    mt_fail "config of 700 has a lock after quit: $(cat "$CONF")"
+[ "$(sha256sum <"$VOLFILE" 2>/dev/null)" = "$DATA_SUM" ] ||
+    mt_fail "volume $VOLFILE missing or changed after quit with cleanup 0"
+[ "$MT_TASK_EXIT" = OK ] || mt_fail "task of 700 stopped with exit" \
+    "status '$MT_TASK_EXIT', expected OK"
+
+# The control connection ends after a completed import, without quit.
+start_migration 701
+ctl_close
+expect_removed 701
+
+# quit with cleanup 1 right after a completed import.
+start_migration 702
+ctl_ok '{"cmd":"quit","cleanup":1}'
+ctl_close
+expect_removed 702
+
+mt_alive "$MT_PID" || mt_fail "the daemon exited during the test"
+mt_stop || mt_fail "the daemon exited with status $? after SIGTERM"
+exit 0
