@@ -155,7 +155,8 @@ tests/unit/test_acl: tests/unit/test_acl.o common/acl.o common/usercfg.o \
 	common/log.o common/imsg.o
 tests/unit/test_cert: tests/unit/test_cert.o common/cert.o common/log.o \
 	common/imsg.o
-tests/unit/test_conf: tests/unit/test_conf.o common/conf.o
+tests/unit/test_conf: tests/unit/test_conf.o common/conf.o \
+	common/storagecfg.o common/log.o common/imsg.o
 tests/unit/test_imsg: tests/unit/test_imsg.o common/imsg.o
 tests/unit/test_journal: tests/unit/test_journal.o priv/journal.o \
 	common/log.o common/imsg.o

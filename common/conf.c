@@ -19,6 +19,7 @@
 #include <bsd/string.h>
 
 #include "conf.h"
+#include "storagecfg.h"
 
 enum conf_type {
 	CONF_T_ADDR,
@@ -27,6 +28,7 @@ enum conf_type {
 	CONF_T_USER,
 	CONF_T_INT,
 	CONF_T_PATH,
+	CONF_T_BWLIMIT,
 };
 
 struct conf_keyword {
@@ -63,6 +65,7 @@ static const struct conf_keyword conf_keywords[] = {
 	STR("tls-key", CONF_T_PATH, tls_key),
 	STR("qemu-binary", CONF_T_PATH, qemu),
 	STR("qemu-img-binary", CONF_T_PATH, qemu_img),
+	STR("bwlimit", CONF_T_BWLIMIT, bwlimit),
 };
 
 #define CONF_NKEYWORDS	(sizeof(conf_keywords) / sizeof(conf_keywords[0]))
@@ -145,6 +148,18 @@ conf_check_path(const char *v)
 	return NULL;
 }
 
+/* A bandwidth limit property string, as datacenter.cfg's bwlimit. */
+static const char *
+conf_check_bwlimit(const char *v)
+{
+	static char	 why[160];
+	struct bwlimit	 bw;
+
+	if (parse_bwlimit(v, &bw, why, sizeof(why)) == -1)
+		return why;
+	return NULL;
+}
+
 static const char *
 conf_parse_int(const char *v, long lo, long hi, long *out)
 {
@@ -183,6 +198,9 @@ conf_set(struct mtunneld_conf *conf, const struct conf_keyword *kw,
 		break;
 	case CONF_T_PATH:
 		why = conf_check_path(value);
+		break;
+	case CONF_T_BWLIMIT:
+		why = conf_check_bwlimit(value);
 		break;
 	case CONF_T_PORT:
 		if ((why = conf_parse_int(value, kw->min, kw->max, &n)) == NULL)

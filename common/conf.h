@@ -37,6 +37,7 @@ struct mtunneld_conf {
 	char		 tls_key[CONF_PATH_MAX + 1];
 	char		 qemu[CONF_PATH_MAX + 1];
 	char		 qemu_img[CONF_PATH_MAX + 1];
+	char		 bwlimit[256];	/* daemon-wide, "migration=N,..." */
 };
 
 void	conf_defaults(struct mtunneld_conf *);

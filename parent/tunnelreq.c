@@ -265,6 +265,7 @@ tunnel_bwlimit(struct parent *env, struct child *c, struct imsg *imsg)
 	struct bwlimit_caller	 caller = { env, c->tokenid };
 	struct bwlimit_access	 access = { bwlimit_check, &caller };
 	struct strlist		 ids;
+	struct bwlimit		 daemon, *dc = NULL;
 	double			 limit;
 	char			 err[256];
 	json_t			*v;
@@ -280,9 +281,13 @@ tunnel_bwlimit(struct parent *env, struct child *c, struct imsg *imsg)
 		    NULL);
 		return;
 	}
+	/* The config check accepted it, so it parses. */
+	if (env->conf.bwlimit[0] != '\0' && parse_bwlimit(env->conf.bwlimit,
+	    &daemon, err, sizeof(err)) == 0)
+		dc = &daemon;
 	if (get_bandwidth_limit(&env->auth->storages, req.operation[0] ?
 	    req.operation : NULL, (const char *const *)ids.items, ids.count,
-	    NULL, req.bwlimit < 0 ? BWLIMIT_UNSET : (double)req.bwlimit,
+	    dc, req.bwlimit < 0 ? BWLIMIT_UNSET : (double)req.bwlimit,
 	    &access, &limit, err, sizeof(err)) == -1) {
 		strlcat(err, "\n", sizeof(err));
 		tunnel_reply(c, imsg->hdr.reqid, EINVAL, err, NULL);
