@@ -1,13 +1,15 @@
 /*
  * mtunnelctl: edit mtunneld's users, API tokens and ACLs (user.cfg and
  * token.secrets in the config directory), then tell a running daemon to
- * reload them.  Also prints the daemon certificate's fingerprint.
+ * reload them.  Also prints the daemon certificate's fingerprint, and
+ * removes what an unfinished incoming migration left without a journal.
  */
 
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,12 +28,15 @@
 #include "cert.h"
 #include "conf.h"
 #include "log.h"
+#include "mtunneld.h"
 #include "token.h"
 #include "usercfg.h"
 
 #define CTL_LOCK_TIMEOUT_MS	10000
 #define CTL_LOCK_POLL_MS	100
 #define CTL_ERR_MAX		1024
+#define CTL_CONFIG_MAX		(1024 * 1024)	/* bytes of a VM config read */
+#define CTL_CMDLINE_MAX		(64 * 1024)	/* bytes of one cmdline read */
 
 #define EXIT_USAGE		2
 
@@ -87,6 +92,7 @@ static int	cmd_acl_set(struct ctl *, struct ctl_args *);
 static int	cmd_acl_list(struct ctl *, struct ctl_args *);
 static int	cmd_acl_remove(struct ctl *, struct ctl_args *);
 static int	cmd_cert_fingerprint(struct ctl *, struct ctl_args *);
+static int	cmd_cleanup(struct ctl *, struct ctl_args *);
 
 static const struct ctl_command commands[] = {
 	{ "user", "add", "USERID [--comment TEXT] [--expire EPOCH] "
@@ -104,6 +110,7 @@ static const struct ctl_command commands[] = {
 	{ "acl", "list", "", 0, 0, 0, cmd_acl_list },
 	{ "acl", "remove", "PATH MEMBER [ROLE]", 2, 3, 0, cmd_acl_remove },
 	{ "cert", "fingerprint", "", 0, 0, 0, cmd_cert_fingerprint },
+	{ "cleanup", NULL, "VMID", 1, 1, 0, cmd_cleanup },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -118,9 +125,10 @@ usage(const char *why)
 	fprintf(stderr, "usage: mtunnelctl [-f conffile] [-p prefix] "
 	    "command [argument ...]\ncommands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(stderr, "  %s %s%s%s\n", commands[i].object,
-		    commands[i].action, commands[i].synopsis[0] ? " " : "",
-		    commands[i].synopsis);
+		fprintf(stderr, "  %s%s%s%s%s\n", commands[i].object,
+		    commands[i].action ? " " : "",
+		    commands[i].action ? commands[i].action : "",
+		    commands[i].synopsis[0] ? " " : "", commands[i].synopsis);
 	fprintf(stderr, "MEMBER is USER@REALM, USER@REALM!TOKEN or @GROUP.\n"
 	    "EPOCH is seconds since 1970, 0 for never.\n"
 	    "--privsep defaults to 1: the token gets at most its user's "
@@ -189,6 +197,17 @@ option_is(const char *arg, const char *name)
 	    (arg[len] == '\0' || arg[len] == '=');
 }
 
+/* "object action", or "object" for a command without an action. */
+static const char *
+command_name(const struct ctl_command *cmd)
+{
+	static char	 name[64];
+
+	snprintf(name, sizeof(name), "%s%s%s", cmd->object,
+	    cmd->action ? " " : "", cmd->action ? cmd->action : "");
+	return name;
+}
+
 static void
 parse_option(const struct ctl_command *cmd, struct ctl_args *a, int argc,
     char **argv, int *i)
@@ -215,8 +234,7 @@ parse_option(const struct ctl_command *cmd, struct ctl_args *a, int argc,
 	    strcmp(arg, "--no-propagate") == 0)
 		a->no_propagate = 1;
 	else
-		usagef("%s %s: unknown option '%s'", cmd->object, cmd->action,
-		    arg);
+		usagef("%s: unknown option '%s'", command_name(cmd), arg);
 }
 
 static void
@@ -233,28 +251,40 @@ parse_args(const struct ctl_command *cmd, struct ctl_args *a, int argc,
 		else if (!options_done && strncmp(argv[i], "--", 2) == 0)
 			parse_option(cmd, a, argc, argv, &i);
 		else if (a->npos == cmd->maxpos)
-			usagef("%s %s: unexpected argument '%s'", cmd->object,
-			    cmd->action, argv[i]);
+			usagef("%s: unexpected argument '%s'",
+			    command_name(cmd), argv[i]);
 		else
 			a->pos[a->npos++] = argv[i];
 	}
 	if (a->npos < cmd->minpos)
-		usagef("%s %s: missing argument; usage: %s %s %s",
-		    cmd->object, cmd->action, cmd->object, cmd->action,
-		    cmd->synopsis);
+		usagef("%s: missing argument; usage: %s %s",
+		    command_name(cmd), command_name(cmd), cmd->synopsis);
 }
 
+/* The command argv names; *nwords is 1 or 2, the words it takes. */
 static const struct ctl_command *
-find_command(int argc, char **argv)
+find_command(int argc, char **argv, int *nwords)
 {
 	size_t	 i;
 
-	if (argc < 2)
-		usage(argc == 0 ? "missing command" : "missing action");
-	for (i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].object, argv[0]) == 0 &&
-		    strcmp(commands[i].action, argv[1]) == 0)
+	if (argc < 1)
+		usage("missing command");
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(commands[i].object, argv[0]) != 0)
+			continue;
+		if (commands[i].action == NULL) {
+			*nwords = 1;
 			return &commands[i];
+		}
+		if (argc < 2)
+			usage("missing action");
+		if (strcmp(commands[i].action, argv[1]) == 0) {
+			*nwords = 2;
+			return &commands[i];
+		}
+	}
+	if (argc < 2)
+		usagef("unknown command '%s'", argv[0]);
 	usagef("unknown command '%s %s'", argv[0], argv[1]);
 }
 
@@ -302,32 +332,42 @@ mkdir_parents(struct ctl *ctl, const char *path)
 	}
 }
 
-/* Take the edit lock on the config directory, waiting a bounded time. */
+/*
+ * Open path and take an exclusive flock on it, waiting at most
+ * CTL_LOCK_TIMEOUT_MS.  holder names who may hold it, for the error.
+ */
 static int
-ctl_lock(struct ctl *ctl)
+lock_wait(struct ctl *ctl, const char *path, const char *holder)
 {
 	struct timespec	 pause = { 0, CTL_LOCK_POLL_MS * 1000000L };
 	int		 waited;
 
-	if (mkdir_parents(ctl, ctl->conf.confdir) == -1)
-		return -1;
-	if ((ctl->lockfd = open(ctl->lockfile, O_RDWR | O_CREAT | O_CLOEXEC |
+	if ((ctl->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600)) == -1)
-		return ctl_fail(ctl, "cannot open lock file %s: %s",
-		    ctl->lockfile, strerror(errno));
+		return ctl_fail(ctl, "cannot open lock file %s: %s", path,
+		    strerror(errno));
 	for (waited = 0; flock(ctl->lockfd, LOCK_EX | LOCK_NB) == -1;
 	    waited += CTL_LOCK_POLL_MS) {
 		if (errno != EWOULDBLOCK && errno != EINTR)
-			return ctl_fail(ctl, "cannot lock %s: %s",
-			    ctl->lockfile, strerror(errno));
+			return ctl_fail(ctl, "cannot lock %s: %s", path,
+			    strerror(errno));
 		if (waited >= CTL_LOCK_TIMEOUT_MS)
 			return ctl_fail(ctl, "timed out after %d s waiting "
-			    "for the lock on %s: another mtunnelctl is "
-			    "editing; try again when it has finished",
-			    CTL_LOCK_TIMEOUT_MS / 1000, ctl->lockfile);
+			    "for the lock on %s: %s; try again when it has "
+			    "finished", CTL_LOCK_TIMEOUT_MS / 1000, path,
+			    holder);
 		nanosleep(&pause, NULL);
 	}
 	return 0;
+}
+
+/* Take the edit lock on the config directory, waiting a bounded time. */
+static int
+ctl_lock(struct ctl *ctl)
+{
+	if (mkdir_parents(ctl, ctl->conf.confdir) == -1)
+		return -1;
+	return lock_wait(ctl, ctl->lockfile, "another mtunnelctl is editing");
 }
 
 static void
@@ -731,6 +771,272 @@ cmd_cert_fingerprint(struct ctl *ctl, struct ctl_args *a)
 	return 0;
 }
 
+/* A VMID as the daemon accepts it: digits, VMID_MIN to VMID_MAX. */
+static int
+parse_vmid(const char *s, uint32_t *vmid)
+{
+	unsigned long long	 v;
+	char			*end;
+
+	if (*s < '1' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v < VMID_MIN || v > VMID_MAX)
+		return -1;
+	*vmid = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * The value of the "lock:" line in the main section of a VM config (up
+ * to the first "[section]" line), "" when there is none.
+ */
+static void
+config_lock_value(const char *text, char *out, size_t outlen)
+{
+	const char	*p, *nl, *v;
+	size_t		 n;
+
+	out[0] = '\0';
+	for (p = text; *p != '\0' && *p != '['; p = nl + 1) {
+		nl = strchrnul(p, '\n');
+		if (strncmp(p, "lock:", 5) == 0) {
+			for (v = p + 5; *v == ' ' || *v == '\t'; v++)
+				;
+			for (n = nl - v; n > 0 && (v[n - 1] == ' ' ||
+			    v[n - 1] == '\t' || v[n - 1] == '\r'); n--)
+				;
+			snprintf(out, outlen, "%.*s", (int)n, v);
+			return;
+		}
+		if (*nl == '\0')
+			break;
+	}
+}
+
+/* Read the lock of the config at path into lock. */
+static int
+read_config_lock(struct ctl *ctl, const char *path, char *lock,
+    size_t locklen)
+{
+	char	*text;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return ctl_fail(ctl, "cannot open config %s: %s%s", path,
+		    strerror(errno), errno == ENOENT ? "; check the VMID" :
+		    "");
+	if ((text = malloc(CTL_CONFIG_MAX + 1)) == NULL) {
+		close(fd);
+		return ctl_fail(ctl, "out of memory");
+	}
+	n = read(fd, text, CTL_CONFIG_MAX);
+	close(fd);
+	if (n == -1) {
+		free(text);
+		return ctl_fail(ctl, "cannot read config %s: %s", path,
+		    strerror(errno));
+	}
+	text[n] = '\0';
+	config_lock_value(text, lock, locklen);
+	free(text);
+	return 0;
+}
+
+/* Whether one NUL-separated cmdline of len bytes contains needle. */
+static int
+cmdline_contains(const char *buf, size_t len, const char *needle)
+{
+	size_t	 off;
+
+	for (off = 0; off < len; off += strlen(buf + off) + 1)
+		if (strstr(buf + off, needle) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * The pid of a process with an argument that contains needle, 0 when
+ * there is none, or -1 when /proc cannot be read.
+ */
+static pid_t
+find_process_with_arg(const char *needle)
+{
+	static char	 buf[CTL_CMDLINE_MAX + 1];
+	char		 path[64];
+	struct dirent	*de;
+	DIR		*dir;
+	ssize_t		 n;
+	pid_t		 pid, found = 0;
+	int		 fd;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return -1;
+	while (found == 0 && (de = readdir(dir)) != NULL) {
+		if ((pid = (pid_t)strtol(de->d_name, NULL, 10)) <= 0 ||
+		    pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;	/* the process has gone */
+		n = read(fd, buf, CTL_CMDLINE_MAX);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (cmdline_contains(buf, n, needle))
+			found = pid;
+	}
+	closedir(dir);
+	return found;
+}
+
+/*
+ * Refuse while a QEMU for vmid may run.  No QEMU runtime exists yet, so
+ * this looks for any process with an argument containing
+ * "RUN-DIR/VMID/", the socket directory a QEMU for vmid would use for its
+ * QMP and NBD sockets.
+ * NOTE: a QEMU started with other socket paths is not detected.
+ */
+static int
+check_no_qemu(struct ctl *ctl, uint32_t vmid)
+{
+	char	 needle[CTL_PATH_MAX];
+	pid_t	 pid;
+
+	snprintf(needle, sizeof(needle), "%s/%u/", ctl->conf.rundir, vmid);
+	if ((pid = find_process_with_arg(needle)) == -1)
+		return ctl_fail(ctl, "cannot read /proc: %s; mount it to "
+		    "check that no QEMU for vmid %u runs", strerror(errno),
+		    vmid);
+	if (pid > 0)
+		return ctl_fail(ctl, "vmid %u: process %ld has an argument "
+		    "containing %s, so a QEMU for it may run; stop it first",
+		    vmid, (long)pid, needle);
+	return 0;
+}
+
+/*
+ * Remove the sockets in RUN-DIR/VMID, then the directory if it is empty.
+ * Symbolic links and other files are left and reported.
+ */
+static int
+remove_socket_dir(struct ctl *ctl, uint32_t vmid)
+{
+	char		 dir[CTL_PATH_MAX];
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	int		 fd, kept = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%u", ctl->conf.rundir, vmid);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return ctl_fail(ctl, "cannot open socket directory %s: %s",
+		    dir, strerror(errno));
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return ctl_fail(ctl, "%s: %s", dir, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISSOCK(st.st_mode) && unlinkat(fd, de->d_name, 0) == 0)
+			printf("removed socket %s/%s\n", dir, de->d_name);
+		else {
+			fprintf(stderr, "mtunnelctl: kept %s/%s: not a "
+			    "socket, or it cannot be removed\n", dir,
+			    de->d_name);
+			kept++;
+		}
+	}
+	closedir(d);
+	if (kept > 0)
+		return ctl_fail(ctl, "socket directory %s kept: it contains "
+		    "%d files that are not sockets; remove them by hand",
+		    dir, kept);
+	if (rmdir(dir) == -1)
+		return ctl_fail(ctl, "cannot remove %s: %s", dir,
+		    strerror(errno));
+	printf("removed socket directory %s\n", dir);
+	return 0;
+}
+
+/*
+ * With a journal, the daemon owns the cleanup, so this only points to it.
+ * Returns 1 when the journal exists.
+ */
+static int
+has_journal(struct ctl *ctl, uint32_t vmid)
+{
+	char		 path[CTL_PATH_MAX];
+	struct stat	 st;
+
+	snprintf(path, sizeof(path), "%s/journal/%u", ctl->conf.statedir,
+	    vmid);
+	if (lstat(path, &st) == -1)
+		return 0;
+	fprintf(stderr, "mtunnelctl: vmid %u has a journal, %s, so mtunneld "
+	    "removes what the migration created: a running daemon replays "
+	    "journals at its start or cleans up when the migration ends, a "
+	    "stopped one at its next start; nothing was removed\n", vmid,
+	    path);
+	return 1;
+}
+
+/*
+ * Remove what an incoming migration left without a journal: the config
+ * locked "create" or "migrate" and the socket directory.  Volumes are
+ * not removed, because only a journal records which ones the migration
+ * created.
+ */
+static int
+cmd_cleanup(struct ctl *ctl, struct ctl_args *a)
+{
+	char		 conf[CTL_PATH_MAX], lockpath[CTL_PATH_MAX], lock[64];
+	uint32_t	 vmid;
+
+	if (parse_vmid(a->pos[0], &vmid) == -1)
+		return ctl_fail(ctl, "invalid VMID '%s': expected a number "
+		    "from %d to %u", a->pos[0], VMID_MIN, VMID_MAX);
+	if (has_journal(ctl, vmid))
+		return -1;	/* has_journal printed why */
+	/* Without a run directory no daemon runs that could hold the lock. */
+	snprintf(lockpath, sizeof(lockpath), "%s/lock-%u.conf",
+	    ctl->conf.rundir, vmid);
+	if (access(ctl->conf.rundir, F_OK) == 0 && lock_wait(ctl, lockpath,
+	    "mtunneld is working on this VMID") == -1)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/qemu-server/%u.conf",
+	    ctl->conf.confdir, vmid);
+	if (read_config_lock(ctl, conf, lock, sizeof(lock)) == -1)
+		return -1;
+	if (strcmp(lock, "create") != 0 && strcmp(lock, "migrate") != 0)
+		return ctl_fail(ctl, "config %s has %s%s%s, not 'lock: "
+		    "create' or 'lock: migrate', so no migration left it; "
+		    "nothing was removed", conf, lock[0] ? "'lock: " :
+		    "no lock", lock, lock[0] ? "'" : "");
+	if (check_no_qemu(ctl, vmid) == -1)
+		return -1;
+	if (unlink(conf) == -1)
+		return ctl_fail(ctl, "cannot remove %s: %s", conf,
+		    strerror(errno));
+	printf("removed config %s\n", conf);
+	if (remove_socket_dir(ctl, vmid) == -1)
+		return -1;
+	fprintf(stderr, "mtunnelctl: volumes of vmid %u are not removed "
+	    "without a journal; check images/%u on each storage\n", vmid,
+	    vmid);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -738,7 +1044,7 @@ main(int argc, char *argv[])
 	struct ctl_args			 args;
 	const struct ctl_command	*cmd;
 	const char			*file = NULL, *prefix = NULL;
-	int				 ch, rv;
+	int				 ch, rv, nwords;
 
 	log_init(1, 0, "mtunnelctl");
 	while ((ch = getopt(argc, argv, "+f:p:h")) != -1) {
@@ -756,8 +1062,8 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
-	cmd = find_command(argc, argv);
-	parse_args(cmd, &args, argc - 2, argv + 2);
+	cmd = find_command(argc, argv, &nwords);
+	parse_args(cmd, &args, argc - nwords, argv + nwords);
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.lockfd = -1;
@@ -766,7 +1072,7 @@ main(int argc, char *argv[])
 	load_conf(&ctl, file, prefix);
 
 	rv = cmd->run(&ctl, &args);
-	if (rv == -1)
+	if (rv == -1 && ctl.err[0] != '\0')
 		fprintf(stderr, "mtunnelctl: %s\n", ctl.err);
 	ctl_unlock(&ctl);
 	usercfg_free(&ctl.cfg);

@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -731,7 +732,79 @@ priv_loop(void)
 	}
 }
 
-/* Clean up after every migration an earlier run left unfinished. */
+/* The VMID of a config file name "<vmid>.conf", or 0 for any other name. */
+static uint32_t
+config_name_vmid(const char *name)
+{
+	unsigned long	 v;
+	char		*end;
+
+	if (name[0] < '1' || name[0] > '9')
+		return 0;
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (errno != 0 || strcmp(end, ".conf") != 0 || v < VMID_MIN ||
+	    v > VMID_MAX)
+		return 0;
+	return (uint32_t)v;
+}
+
+static void
+report_leftover(uint32_t vmid)
+{
+	char	*text, lock[32], msg[PRIV_MSG_MAX];
+	size_t	 len;
+
+	if (config_read(priv_setup.confdir, vmid, &text, &len, msg,
+	    sizeof(msg)) != 0) {
+		msg[strcspn(msg, "\n")] = '\0';
+		log_warnx("vmid %u: %s", vmid, msg);
+		return;
+	}
+	if (config_get_lock(text, len, lock, sizeof(lock)) == 0 &&
+	    (strcmp(lock, "create") == 0 || strcmp(lock, "migrate") == 0))
+		log_warnx("vmid %u: config has 'lock: %s' from an unfinished "
+		    "migration and no journal, so no cleanup removes it; "
+		    "run 'mtunnelctl cleanup %u' to remove it", vmid, lock,
+		    vmid);
+	free(text);
+}
+
+/*
+ * Warn about each config that an incoming migration left locked (create
+ * or migrate) without a journal.  The VMIDs in replayed had a journal at
+ * start, and their replay handles them.
+ */
+static void
+priv_report_leftovers(const uint32_t *replayed, size_t nreplayed)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	char		 path[PATH_MAX_PRIV];
+	uint32_t	 vmid;
+	size_t		 i;
+
+	snprintf(path, sizeof(path), "%s/qemu-server", priv_setup.confdir);
+	if ((dir = opendir(path)) == NULL) {
+		if (errno != ENOENT)
+			log_warn("%s", path);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if ((vmid = config_name_vmid(de->d_name)) == 0)
+			continue;
+		for (i = 0; i < nreplayed && replayed[i] != vmid; i++)
+			;
+		if (i == nreplayed && !journal_exists(vmid))
+			report_leftover(vmid);
+	}
+	closedir(dir);
+}
+
+/*
+ * Clean up after every migration an earlier run left unfinished, then
+ * report the locked configs that no journal covers.
+ */
 static void
 priv_replay_journals(void)
 {
@@ -746,6 +819,9 @@ priv_replay_journals(void)
 			    vmids[i]);
 			cleanup_replay(vmids[i]);
 		}
+	else
+		n = 0;
+	priv_report_leftovers(vmids, n);
 	free(vmids);
 }
 

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# A control connection that ends without quit leaves the target as it
+# was before the mtunnel POST: no config, no volume, no socket directory
+# and no journal.  One migration per point of the offline sequence:
+# after version, after bwlimit, after disk-import before any data, and
+# after a completed import.  A quit with cleanup 1 right after
+# disk-import, before any data, frees the volume too.
+. "$(dirname "$0")/lib.sh"
+
+STORE=vmstore
+DATA_BYTES=1048576	# 1 MiB of random data as the source volume
+WS_TIMEOUT=20		# seconds wstool waits for progress
+REPLY_TIMEOUT=15	# seconds for one reply on the control websocket
+QUERY_TRIES=50		# query-disk-import polls, 0.2 s apart
+
+JOURNAL_DIR=$MT_PREFIX/var/lib/mtunneld/journal
+
+# open_tunnel VMID: POST mtunnel for VMID with the test storage; sets
+# UPID, TICKET and SOCKET.
+open_tunnel()
+{
+	mt_post_mtunnel "$1" -d "storages=$STORE" -d bridges=
+	mt_expect 200 "POST mtunnel for $1"
+	UPID=$(mt_jq .data.upid)
+	TICKET=$(mt_jq .data.ticket)
+	SOCKET=$(mt_jq .data.socket)
+	[ -n "$UPID" ] && [ -n "$TICKET" ] && [ -n "$SOCKET" ] || mt_fail \
+	    "no upid, ticket or socket in the mtunnel reply: $(cat "$MT_BODY")"
+}
+
+# ctl_open VMID: wstool in lines mode on the control websocket, as a
+# coprocess, so that each request can use values of earlier replies.
+ctl_open()
+{
+	local url
+
+	url=$(mt_ws_url "$1" "$SOCKET" "$TICKET")
+	CTL_ERR=$MT_DIR/ctl.$1.err
+	coproc CTL {
+		exec timeout 50 "$MT_WSTOOL" -C -t "$WS_TIMEOUT" -f "$MT_FP" \
+		    -H "Authorization: $MT_AUTH" "$url" lines 2>"$CTL_ERR"
+	}
+	CTL_IN=${CTL[1]}
+	CTL_OUT=${CTL[0]}
+	mt_bg_track "$CTL_PID"
+}
+
+# ctl_ok JSON: send one request; its reply must have success true.
+ctl_ok()
+{
+	printf '%s\n' "$1" >&"$CTL_IN" ||
+	    mt_fail "cannot send $1 to wstool: $(cat "$CTL_ERR")"
+	REPLY=""
+	read -r -t "$REPLY_TIMEOUT" REPLY <&"$CTL_OUT" ||
+	    mt_fail "no reply to $1 within $REPLY_TIMEOUT s;" \
+	    "wstool: $(cat "$CTL_ERR")"
+	[ "$(jq -r .success <<<"$REPLY" 2>/dev/null)" = true ] ||
+	    mt_fail "$1 replied '$REPLY', expected success true"
+}
+
+reply_field()
+{
+	jq -r "$1" <<<"$REPLY" 2>/dev/null
+}
+
+# ctl_close: end wstool's input, so that it sends a Close frame, and
+# wait for it to exit with status 0.
+ctl_close()
+{
+	local pid=$CTL_PID rc
+
+	exec {CTL_IN}>&-
+	wait "$pid"
+	rc=$?
+	[ "$rc" = 0 ] || mt_fail "wstool on the control websocket exited" \
+	    "with status $rc: $(cat "$CTL_ERR")"
+}
+
+le64()
+{
+	local n=$1 i
+
+	for ((i = 0; i < 8; i++)); do
+		# shellcheck disable=SC2059
+		printf "\\x$(printf %02x $(((n >> (8 * i)) & 255)))"
+	done
+}
+
+# disk_import VMID: the disk-import request; sets IMPORT_PATH and
+# VOLFILE, the file the import writes.
+disk_import()
+{
+	local vmid=$1
+
+	ctl_ok '{"cmd":"disk-import","volname":"vm-100-disk-0.raw",'\
+'"format":"raw","storage":"'"$STORE"'","export_formats":"raw+size",'\
+'"with_snapshots":0,"allow_rename":1}'
+	IMPORT_PATH=$(reply_field .socket)
+	[ -n "$IMPORT_PATH" ] ||
+	    mt_fail "disk-import for $vmid replied '$REPLY' without a socket"
+	VOLFILE=$MT_DIR/$STORE/images/$vmid/vm-$vmid-disk-0.raw
+	[ -e "$VOLFILE" ] ||
+	    mt_fail "disk-import for $vmid created no volume at $VOLFILE"
+}
+
+# send_data VMID: DATA as raw+size over the import websocket, then poll
+# until the import is complete.
+send_data()
+{
+	local vmid=$1 url rc i status
+
+	ctl_ok '{"cmd":"ticket","path":"'"$IMPORT_PATH"'"}'
+	url=$(mt_ws_url "$vmid" "$IMPORT_PATH" "$(reply_field .ticket)")
+	{ le64 "$DATA_BYTES"; cat "$DATA"; } |
+	    timeout 30 "$MT_WSTOOL" -C -t "$WS_TIMEOUT" -f "$MT_FP" \
+	    -H "Authorization: $MT_AUTH" "$url" pipe \
+	    >"$MT_DIR/import.$vmid.out" 2>"$MT_DIR/import.$vmid.err"
+	rc=${PIPESTATUS[1]}
+	[ "$rc" = 0 ] || mt_fail "wstool on the import websocket of $vmid" \
+	    "exited with status $rc: $(cat "$MT_DIR/import.$vmid.err")"
+	for ((i = 0; i < QUERY_TRIES; i++)); do
+		ctl_ok '{"cmd":"query-disk-import"}'
+		status=$(reply_field .status)
+		[ "$status" = pending ] || break
+		sleep 0.2
+	done
+	[ "$status" = complete ] || mt_fail "query-disk-import for $vmid" \
+	    "replied '$REPLY' after $i polls, expected status complete"
+	[ "$(sha256sum <"$VOLFILE")" = "$DATA_SUM" ] ||
+	    mt_fail "volume $VOLFILE differs from the $DATA_BYTES bytes sent"
+}
+
+# migrate_until VMID STEP: a fresh migration of VMID that runs the
+# offline sequence up to and including STEP (version, bwlimit,
+# disk-import or import).
+migrate_until()
+{
+	local vmid=$1 step=$2
+
+	open_tunnel "$vmid"
+	ctl_open "$vmid"
+	ctl_ok '{"cmd":"version"}'
+	[ "$step" = version ] && return
+	ctl_ok '{"cmd":"bwlimit","storages":["'"$STORE"'"],"bwlimit":null}'
+	[ "$step" = bwlimit ] && return
+	disk_import "$vmid"
+	[ "$step" = disk-import ] && return
+	send_data "$vmid"
+}
+
+target_clean()
+{
+	local vmid=$1
+
+	[ ! -e "$MT_CONFDIR/qemu-server/$vmid.conf" ] &&
+	    [ ! -e "$MT_RUNDIR/$vmid" ] &&
+	    [ ! -e "$JOURNAL_DIR/$vmid" ] &&
+	    [ -z "$(find "$MT_DIR/$STORE/images/$vmid" -type f 2>/dev/null)" ]
+}
+
+# expect_clean VMID WHEN: within 5 s the target holds nothing of VMID.
+expect_clean()
+{
+	local vmid=$1 when=$2 conf=$MT_CONFDIR/qemu-server/$1.conf
+
+	mt_wait_task_stopped "$UPID"
+	mt_poll 50 target_clean "$vmid" && return 0
+	[ ! -e "$conf" ] ||
+	    mt_fail "$when: config $conf left: $(cat "$conf")"
+	[ ! -e "$MT_RUNDIR/$vmid" ] || mt_fail "$when: socket directory" \
+	    "$MT_RUNDIR/$vmid left: $(ls -la "$MT_RUNDIR/$vmid" 2>&1)"
+	[ ! -e "$JOURNAL_DIR/$vmid" ] || mt_fail "$when: journal" \
+	    "$JOURNAL_DIR/$vmid left: $(cat "$JOURNAL_DIR/$vmid" 2>&1)"
+	mt_fail "$when: volumes left in the storage:" \
+	    "$(find "$MT_DIR/$STORE/images/$vmid" -type f)"
+}
+
+DATA=$MT_DIR/data
+openssl rand "$DATA_BYTES" >"$DATA" ||
+    mt_fail "cannot write $DATA_BYTES bytes of random data to $DATA"
+DATA_SUM=$(sha256sum <"$DATA")
+
+mt_api_init
+mt_storages
+# priv runs qemu-img info on the imported file as the QEMU user, which
+# must reach the storage through the test directory (mktemp -d makes it
+# 0700).
+chmod 755 "$MT_DIR" "$MT_DIR/$STORE" || mt_fail "chmod 755 $MT_DIR failed"
+mt_token 'mig@pve!t1' Administrator
+mt_api_start
+
+vmid=710
+for step in version bwlimit disk-import import; do
+	target_clean "$vmid" ||
+	    mt_fail "vmid $vmid is not clean before its migration"
+	migrate_until "$vmid" "$step"
+	ctl_close
+	expect_clean "$vmid" "disconnect after $step"
+	vmid=$((vmid + 1))
+done
+
+# quit with cleanup 1 before any data frees the volume of disk-import.
+migrate_until 720 disk-import
+ctl_ok '{"cmd":"quit","cleanup":1}'
+ctl_close
+expect_clean 720 "quit with cleanup 1 after disk-import"
+
+mt_alive "$MT_PID" || mt_fail "the daemon exited during the test"
+mt_stop || mt_fail "the daemon exited with status $? after SIGTERM"
+exit 0
