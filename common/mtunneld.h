@@ -157,7 +157,7 @@ enum cleanup_reason {
 	CLEANUP_DISCONNECT,
 	CLEANUP_ACCEPT_TIMEOUT,
 	CLEANUP_TUNNEL_LOST,
-	CLEANUP_FINISHED,	/* quit without cleanup: keep all, drop journal */
+	CLEANUP_FINISHED,	/* quit, no cleanup: keep all, drop journal */
 };
 
 /*

@@ -693,7 +693,7 @@ struct import_request {
 	const struct tunnel_disk_import	*disk;
 	enum image_format		 fmt;
 	char				 transfer[32];
-	int				 lockfd;	/* held until the reply */
+	int				 lockfd;	/* held to the reply */
 };
 
 /* Check the request and pick formats; returns the storage or NULL. */

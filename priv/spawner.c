@@ -107,7 +107,9 @@ static __attribute__((noreturn)) void
 spawn_exec_child(const struct spawn_exec *req, char **argv, int errfd,
     int outfd)
 {
-	static char	*envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	static char	*envp[] = {
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL
+	};
 	struct rlimit	 rl;
 	sigset_t	 mask;
 	int		 null, e;

@@ -104,6 +104,7 @@ struct options {
 	int		 echo_wait;	/* -e */
 	int		 require_close;	/* -C */
 	int		 binary_lines;	/* -B */
+	int		 time_lines;	/* -T */
 	size_t		 frame_size;	/* -s */
 	int		 timeout;	/* -t, seconds */
 	enum mode	 mode;
@@ -189,7 +190,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: wstool [-BCekv] [-f fingerprint] [-H 'Name: value'] "
+	    "usage: wstool [-BCekTv] [-f fingerprint] [-H 'Name: value'] "
 	    "[-P protocol]\n"
 	    "              [-s bytes] [-t seconds] URL "
 	    "[pipe | lines | raw | bad-frame KIND]\n"
@@ -208,6 +209,9 @@ usage(void)
 	    "must echo it\n"
 	    "  -s bytes       pipe mode: payload bytes per frame "
 	    "(default %d)\n"
+	    "  -T             lines mode: print each reply's round trip "
+	    "in microseconds,\n"
+	    "                 one per line, to stderr\n"
 	    "  -t seconds     limit for each wait (default %d)\n"
 	    "  -v             report progress and throughput on stderr\n"
 	    "  KIND           unmasked, fragmented, rsv, oversize, "
@@ -411,6 +415,9 @@ lines_deliver(struct conn *c, const unsigned char *p, size_t len)
 			break;
 		write_stdout(start, nl - start + 1);
 		c->lines.off += nl - start + 1;
+		if (c->awaiting > 0 && c->o->time_lines)
+			fprintf(stderr, "%.0f\n",
+			    (now() - c->request_time) * 1e6);
 		if (c->awaiting > 0)
 			c->awaiting--;
 	}
@@ -1634,7 +1641,7 @@ options_parse(struct options *o, int argc, char **argv)
 {
 	int	 ch;
 
-	while ((ch = getopt(argc, argv, "BCef:H:kP:s:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "BCef:H:kP:s:Tt:v")) != -1) {
 		switch (ch) {
 		case 'B':
 			o->binary_lines = 1;
@@ -1669,6 +1676,9 @@ options_parse(struct options *o, int argc, char **argv)
 			break;
 		case 's':
 			o->frame_size = number_arg(ch, optarg, 1, MAX_FRAME);
+			break;
+		case 'T':
+			o->time_lines = 1;
 			break;
 		case 't':
 			o->timeout = number_arg(ch, optarg, 1, 86400);

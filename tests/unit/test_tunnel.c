@@ -199,7 +199,8 @@ serve(struct request *r, char *why, size_t whylen)
 	r->answered = 1;
 	if (r->type == IMSG_TUNNEL_LOCK_CHECK) {
 		if (r->len != sizeof(check)) {
-			snprintf(why, whylen, "lock check of %zu bytes", r->len);
+			snprintf(why, whylen, "lock check of %zu bytes",
+			    r->len);
 			return -1;
 		}
 		memcpy(&check, r->data, sizeof(check));
@@ -1788,7 +1789,7 @@ test_invalid_utf8(void **unused)
 	    "failed to parse command - ");
 	assert_failure_prefix(exchange("{\"cmd\":\"\xed\xa0\x80\"}"),
 	    "failed to parse command - ");
-	/* Outside a string, the parser quotes the bad byte: still valid JSON. */
+	/* Outside a string, the parser quotes the bad byte: valid JSON. */
 	assert_failure_prefix(exchange("{\xff}"), "failed to parse command "
 	    "- ");
 	assert_string_equal(exchange("{\"cmd\":\"version\"}"), VERSION_REPLY);

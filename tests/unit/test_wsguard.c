@@ -697,7 +697,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_head_then_frames_one_read, guard_reset),
+		cmocka_unit_test_setup(test_head_then_frames_one_read,
+		    guard_reset),
 		cmocka_unit_test_setup(test_masked_split_everywhere, guard_reset),
 		cmocka_unit_test_setup(test_unmasked_split_everywhere, guard_reset),
 		cmocka_unit_test_setup(test_byte_by_byte, guard_reset),
