@@ -24,7 +24,9 @@ DEB_PACKAGES = \
 	procps \
 	passwd \
 	curl \
-	jq
+	jq \
+	python3 \
+	qemu-utils
 
 LIBS_PC =	libbsd-ctor libseccomp libssl libcrypto jansson libwebsockets
 TEST_PC =	cmocka
