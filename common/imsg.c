@@ -242,7 +242,8 @@ imsg_count_fds(struct imsgbuf *ibuf)
 /*
  * Take the next whole message out of the read buffer.  Returns 1 and
  * fills imsg, 0 when no whole message is there yet, or -1 on a malformed
- * message (imsg_error() says which); the caller then ends the channel.
+ * message, which imsg_error() describes.  The caller then ends the
+ * channel.
  */
 int
 imsg_get(struct imsgbuf *ibuf, struct imsg *imsg)

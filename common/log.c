@@ -96,7 +96,7 @@ log_send(int pri, const char *msg)
 
 /*
  * Write a record that a child sent, tagged with the name and pid the
- * parent knows for that channel.  Non-printable bytes are escaped.
+ * parent stores for that channel.  Non-printable bytes are escaped.
  */
 void
 log_child_record(const char *name, pid_t pid, int pri, const char *text,

@@ -1,7 +1,7 @@
 /*
  * Logging in the shape of the OpenBSD daemons.  The parent writes to
- * stderr (-d) or syslog; a child sends each record to the parent over its
- * channel once log_to_channel() is called, because a child's seccomp
+ * stderr (-d) or syslog.  A child sends each record to the parent over
+ * its channel once log_to_channel() is called, because a child's seccomp
  * filter forbids the socket and files that syslog() opens.
  */
 

@@ -118,7 +118,7 @@ struct proc_hello {
 	uint32_t	 role;		/* enum proc_role of the sender */
 };
 
-/* Who the child runs as and where, resolved by the parent. */
+/* The user, root directory and role data of a child, from the parent. */
 struct proc_setup {
 	uint32_t	 role;
 	uint32_t	 uid;
@@ -162,8 +162,8 @@ enum cleanup_reason {
 
 /*
  * API requests.  The api worker has already checked the token against its
- * snapshot; it passes the token id and secret so that the parent checks
- * them again before it decides anything.
+ * snapshot.  It passes the token id and secret as well, so that the
+ * parent checks them again before it decides anything.
  */
 #define AUTHID_MAX		128	/* user@realm!tokenname */
 #define TOKEN_SECRET_MAX	128
@@ -211,7 +211,7 @@ struct api_query {
 };
 
 /*
- * The parent's answer to any API request: the HTTP status, the reason
+ * The parent's reply to any API request: the HTTP status, the reason
  * phrase, then the whole JSON body (may be empty).  A successful
  * WSCONNECT carries the connected socket as the passed descriptor.
  */
@@ -255,7 +255,7 @@ struct priv_result {
  * Tunnel requests.  The tunnel sends one request per command step and
  * reads nothing from its control connection until the IMSG_TUNNEL_RESULT
  * with the same reqid arrives.  The parent adds the VMID and token id it
- * knows for that tunnel; nothing in these structs names either.
+ * stores for that tunnel, so nothing in these structs names either.
  */
 #define LOCK_NAME_MAX		16	/* "create", "migrate", "" for none */
 #define STORAGE_NAME_MAX	65	/* an ID of 64, and the NUL */

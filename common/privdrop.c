@@ -18,8 +18,8 @@
 #include "privdrop.h"
 
 /*
- * A chroot directory must belong to root and be writable by nobody else,
- * or the unprivileged user could plant files in its own root.
+ * A chroot directory must belong to root and be writable by no other
+ * user, or the unprivileged user could plant files in its own root.
  */
 int
 check_chroot_dir(const char *path, char *err, size_t errlen)

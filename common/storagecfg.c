@@ -20,8 +20,6 @@
 #include "log.h"
 #include "storagecfg.h"
 
-#define SAFE_MAX	64	/* bytes of a file value quoted in a message */
-#define SAFE_BUF	(SAFE_MAX * 4 + 4)
 #define NUMBER_MAX	127	/* bytes of a number in a property string */
 #define SIZE_INPUT_MAX	128	/* bytes of a size string */
 #define RELPATH_MAX	1023	/* content-dirs path, exclusive */
@@ -109,7 +107,7 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
  * '\' become \xHH, and a value longer than SAFE_MAX is cut and ends in
  * "...".  buf has SAFE_BUF bytes.
  */
-static const char *
+const char *
 safe_span(const char *s, size_t len, char *buf)
 {
 	size_t		 i, o = 0;
@@ -130,7 +128,7 @@ safe_span(const char *s, size_t len, char *buf)
 	return buf;
 }
 
-static const char *
+const char *
 safe_str(const char *s, char *buf)
 {
 	return safe_span(s, strlen(s), buf);

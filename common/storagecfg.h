@@ -231,6 +231,13 @@ int		 image_format_parse(const char *);	/* -1 unknown */
  * runs of other bytes, so "a,,b;c d" gives a, b, c, d and "" gives an
  * empty list.  Returns 0, or -1 if memory ran out.
  */
+#define SAFE_MAX	64	/* bytes of a value quoted in a message */
+#define SAFE_BUF	(SAFE_MAX * 4 + 4)
+
+/* A value quoted for a message: escaped, cut to SAFE_MAX bytes. */
+const char	*safe_span(const char *, size_t, char *);
+const char	*safe_str(const char *, char *);
+
 int	split_list(const char *, size_t, struct strlist *);
 void	strlist_free(struct strlist *);
 int	strlist_contains(const struct strlist *, const char *);

@@ -24,8 +24,6 @@
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
-#define SAFE_MAX	64	/* bytes of a value quoted in a message */
-#define SAFE_BUF	(SAFE_MAX * 4 + 4)
 #define REASON_MAX	256
 #define KEY_MAX		63	/* a longer key is unsupported */
 /* A canonical value may grow a little: "1.5G" is printed as "1536M". */
@@ -87,38 +85,6 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/*
- * Copy len bytes of s for a message: bytes outside printable ASCII and
- * '\' become \xHH, and a value longer than SAFE_MAX is cut and ends in
- * "...".  buf has SAFE_BUF bytes.
- */
-static const char *
-safe_span(const char *s, size_t len, char *buf)
-{
-	size_t		 i, o = 0;
-	unsigned char	 c;
-
-	for (i = 0; i < len && i < SAFE_MAX; i++) {
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			buf[o++] = (char)c;
-		else
-			o += (size_t)snprintf(buf + o, 5, "\\x%02x", c);
-	}
-	if (i < len) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-static const char *
-safe_str(const char *s, char *buf)
-{
-	return safe_span(s, strlen(s), buf);
 }
 
 /* Perl's truth of a string: not undef, not "" and not "0". */

@@ -149,7 +149,7 @@ child_start(struct parent *env, enum proc_role role, uint32_t vmid)
 	return c;
 }
 
-/* Close the channel; the child sees end of file and exits. */
+/* Close the channel, so the child reads end of file and exits. */
 void
 child_close(struct child *c)
 {

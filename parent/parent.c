@@ -304,7 +304,7 @@ static void
 event_loop(struct parent *env, int sfd)
 {
 	struct pollfd	*pfd = NULL;
-	struct child	**who = NULL, *c;
+	struct child	**owners = NULL, *c;
 	size_t		 n, i, cap = 0;
 
 	while (!TAILQ_EMPTY(&env->children) || !env->shutting_down) {
@@ -314,8 +314,8 @@ event_loop(struct parent *env, int sfd)
 		if (n > cap) {
 			cap = n * 2;
 			pfd = reallocarray(pfd, cap, sizeof(*pfd));
-			who = reallocarray(who, cap, sizeof(*who));
-			if (pfd == NULL || who == NULL)
+			owners = reallocarray(owners, cap, sizeof(*owners));
+			if (pfd == NULL || owners == NULL)
 				fatal("poll set");
 		}
 
@@ -323,7 +323,7 @@ event_loop(struct parent *env, int sfd)
 		pfd[0].events = POLLIN;
 		i = 1;
 		TAILQ_FOREACH(c, &env->children, entry) {
-			who[i] = c;
+			owners[i] = c;
 			pfd[i].fd = c->state == CHILD_GONE ? -1 : c->ibuf.fd;
 			pfd[i].events = POLLIN |
 			    (c->ibuf.wqlen > 0 ? POLLOUT : 0);
@@ -338,16 +338,16 @@ event_loop(struct parent *env, int sfd)
 
 		for (i = 1; i < n; i++) {
 			if (pfd[i].revents & POLLOUT)
-				flush_child(who[i]);
+				flush_child(owners[i]);
 			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
-				child_dispatch(env, who[i]);
+				child_dispatch(env, owners[i]);
 		}
 		if (pfd[0].revents & POLLIN)
 			handle_signals(env, sfd);
 		shutdown_close_priv(env);
 	}
 	free(pfd);
-	free(who);
+	free(owners);
 }
 
 static void

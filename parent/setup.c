@@ -1,6 +1,6 @@
 /*
- * What the parent prepares before it forks: users, directories, the
- * listening socket and the pid file.
+ * The parent's preparations before it forks: users, directories, the
+ * listening socket, the pid file and the TLS certificate.
  */
 
 #include <sys/types.h>

@@ -394,7 +394,7 @@ parent_dispatch_tunnel(struct parent *env, struct child *c,
 	child_violation(env, c, "unexpected message type");
 }
 
-/* Track the migration's socket set from priv's import answers. */
+/* Track the migration's socket set from priv's import replies. */
 static void
 tunnel_track_sockets(struct child *c, uint32_t request, int error,
     json_t *fields)
@@ -411,7 +411,7 @@ tunnel_track_sockets(struct child *c, uint32_t request, int error,
 		c->sockets &= ~(1U << SOCKET_STORAGE);
 }
 
-/* priv answered a tunnel's request: pass it on. */
+/* Pass priv's reply to a tunnel's request on to that tunnel. */
 void
 tunnel_priv_result(struct parent *env, struct pending *p,
     const struct priv_result *res, const char *text, size_t len)

@@ -649,7 +649,8 @@ drive_json_options(json_t *drive, char *opts, size_t optslen, char *err,
 		    drive_value_text(v, text, sizeof(text)) == -1 ||
 		    strchr(text, ',') != NULL) {
 			text_excerpt(name, sizeof(name), key, strlen(key));
-			snprintf(err, errlen, "invalid drive option '%s'", name);
+			snprintf(err, errlen, "invalid drive option '%s'",
+			    name);
 			return -1;
 		}
 		if ((opts[0] != '\0' && strlcat(opts, ",", optslen) >=

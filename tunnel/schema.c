@@ -266,7 +266,8 @@ schema_check_integer(struct schema_errors *errs, const char *path,
 		return NULL;
 	}
 	if (prop->has_minimum && n < prop->minimum) {
-		schema_add(errs, path, "value must have a minimum value of %lld",
+		schema_add(errs, path,
+		    "value must have a minimum value of %lld",
 		    (long long)prop->minimum);
 		return NULL;
 	}

@@ -158,7 +158,7 @@ target_clean()
 	    [ -z "$(find "$MT_DIR/$STORE/images/$vmid" -type f 2>/dev/null)" ]
 }
 
-# expect_clean VMID WHEN: within 5 s the target holds nothing of VMID.
+# expect_clean VMID WHEN: within 5 s the target has nothing of VMID left.
 expect_clean()
 {
 	local vmid=$1 when=$2 conf=$MT_CONFDIR/qemu-server/$1.conf

@@ -112,8 +112,8 @@ mt_status()
 
 # The process title: the first string of its command line.  libbsd's
 # setproctitle() marks the end of a title written into a longer argument
-# area with a '.' or a ' ' (so that the kernel shows it whole); that
-# marker is cut here.
+# area with a '.' or a ' ', so that the kernel shows it whole.  This
+# function cuts that marker.
 mt_title()
 {
 	tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1 |
