@@ -26,7 +26,9 @@ DEB_PACKAGES = \
 	curl \
 	jq \
 	python3 \
-	qemu-utils
+	qemu-utils \
+	qemu-system-x86 \
+	ovmf
 
 LIBS_PC =	libbsd-ctor libseccomp libssl libcrypto jansson libwebsockets
 TEST_PC =	cmocka
@@ -47,12 +49,15 @@ TEST_LIBS =	$(shell $(PKG_CONFIG) --libs $(TEST_PC))
 
 COMMON_SRCS = \
 	common/acl.c \
+	common/auditlog.c \
 	common/cert.c \
 	common/conf.c \
 	common/imsg.c \
 	common/log.c \
 	common/privdrop.c \
 	common/proc.c \
+	common/qemuargs.c \
+	common/qmp.c \
 	common/sandbox.c \
 	common/storagecfg.c \
 	common/token.c \
@@ -60,6 +65,7 @@ COMMON_SRCS = \
 	common/vmconfig.c
 
 PARENT_SRCS = \
+	parent/audit.c \
 	parent/auth.c \
 	parent/child.c \
 	parent/parent.c \
@@ -76,6 +82,7 @@ PRIV_SRCS = \
 	priv/journal.c \
 	priv/priv.c \
 	priv/priv_sandbox.c \
+	priv/qemu.c \
 	priv/sock.c \
 	priv/spawner.c \
 	priv/volume.c
@@ -100,7 +107,9 @@ MTUNNELD_SRCS = $(COMMON_SRCS) $(PARENT_SRCS) $(PRIV_SRCS) $(API_SRCS) \
 MTUNNELD_OBJS = $(MTUNNELD_SRCS:.c=.o)
 
 CTL_SRCS = \
-	ctl/mtunnelctl.c
+	ctl/audit.c \
+	ctl/mtunnelctl.c \
+	ctl/vm.c
 CTL_OBJS = $(CTL_SRCS:.c=.o) $(COMMON_SRCS:.c=.o)
 
 TOOLS = \
@@ -110,10 +119,13 @@ TOOLS = \
 
 UNIT_TESTS = \
 	tests/unit/test_acl \
+	tests/unit/test_auditlog \
 	tests/unit/test_cert \
 	tests/unit/test_conf \
 	tests/unit/test_imsg \
 	tests/unit/test_journal \
+	tests/unit/test_qemuargs \
+	tests/unit/test_qmp \
 	tests/unit/test_sandbox \
 	tests/unit/test_spawner \
 	tests/unit/test_storagecfg \
@@ -127,9 +139,17 @@ UNIT_TESTS = \
 	tests/unit/test_wsguard
 
 HEADERS = $(wildcard common/*.h parent/*.h priv/*.h api/*.h tunnel/*.h \
-	ctl/*.h)
+	ctl/*.h client/*.h)
 
-all: mtunneld mtunnelctl
+all: mtunneld mtunnelctl mtunnel-migrate
+
+CLIENT_SRCS = \
+	client/migrate.c
+CLIENT_OBJS = $(CLIENT_SRCS:.c=.o) common/qmp.o common/vmconfig.o \
+	common/storagecfg.o common/log.o common/imsg.o
+
+mtunnel-migrate: $(CLIENT_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(CLIENT_OBJS) $(PC_LIBS)
 
 mtunnelctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(PC_LIBS)
@@ -154,6 +174,12 @@ mtunneld: $(MTUNNELD_OBJS)
 	$(CC) $(CFLAGS) $(PC_CFLAGS) -c -o $@ $<
 
 tests/unit/test_acl: tests/unit/test_acl.o common/acl.o common/usercfg.o \
+	common/log.o common/imsg.o
+tests/unit/test_auditlog: tests/unit/test_auditlog.o common/auditlog.o \
+	common/log.o common/imsg.o
+tests/unit/test_qemuargs: tests/unit/test_qemuargs.o common/qemuargs.o \
+	common/vmconfig.o common/storagecfg.o common/log.o common/imsg.o
+tests/unit/test_qmp: tests/unit/test_qmp.o common/qmp.o \
 	common/log.o common/imsg.o
 tests/unit/test_cert: tests/unit/test_cert.o common/cert.o common/log.o \
 	common/imsg.o
@@ -210,7 +236,7 @@ deps:
 	fi
 
 check: deps
-	$(MAKE) mtunneld mtunnelctl $(TOOLS) $(UNIT_TESTS)
+	$(MAKE) mtunneld mtunnelctl mtunnel-migrate $(TOOLS) $(UNIT_TESTS)
 	tests/run-unit $(UNIT_TESTS)
 	tests/run-integration
 
@@ -220,7 +246,7 @@ bench: deps
 	scripts/create-users
 	bench/run
 
-install: mtunneld mtunnelctl
+install: mtunneld mtunnelctl mtunnel-migrate
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 mtunneld $(DESTDIR)$(SBINDIR)/mtunneld
@@ -232,7 +258,8 @@ install: mtunneld mtunnelctl
 	@if [ -z "$(DESTDIR)" ]; then scripts/create-users; fi
 
 clean:
-	rm -f mtunneld mtunnelctl $(MTUNNELD_OBJS) $(CTL_OBJS) $(TOOLS) \
+	rm -f mtunneld mtunnelctl mtunnel-migrate $(MTUNNELD_OBJS) \
+	    $(CTL_OBJS) $(CLIENT_OBJS) $(TOOLS) \
 	    $(UNIT_TESTS) tests/unit/*.o tests/tools/*.o
 
 .PHONY: all bench check clean deps install

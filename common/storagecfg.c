@@ -2013,3 +2013,38 @@ get_bandwidth_limit(const struct storagecfg *cfg, const char *operation,
 	*limit = s.limit;
 	return 0;
 }
+
+int
+storage_volume_path(const struct storagecfg *cfg, const char *volid,
+    char *path, size_t pathlen, char *fmt, size_t fmtlen, char *err,
+    size_t errlen)
+{
+	const struct storage	*s;
+	struct image_volname	 iv;
+	char			 id[STORAGE_ID_MAX + 1], volname[VOLID_MAX];
+	char			 why[256];
+
+	if (parse_volid(volid, id, sizeof(id), volname, sizeof(volname)) ==
+	    -1) {
+		snprintf(err, errlen, "invalid volume ID '%s'", volid);
+		return -1;
+	}
+	if ((s = storagecfg_find(cfg, id)) == NULL ||
+	    s->type != STORAGE_TYPE_DIR) {
+		snprintf(err, errlen, "storage '%s' of volume '%s' is not a "
+		    "configured dir storage", id, volid);
+		return -1;
+	}
+	if (dir_parse_image_volname(volname, &iv, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "volume '%s': %s", volid, why);
+		return -1;
+	}
+	if ((size_t)snprintf(path, pathlen, "%s/%s/%u/%s", s->path,
+	    storage_content_dir(s, CONTENT_IMAGES), iv.vmid, iv.name) >=
+	    pathlen) {
+		snprintf(err, errlen, "path of volume '%s' is too long", volid);
+		return -1;
+	}
+	strlcpy(fmt, image_format_name(iv.format), fmtlen);
+	return 0;
+}

@@ -291,6 +291,14 @@ int	dir_parse_image_volname(const char *, struct image_volname *, char *,
 	    size_t);
 
 /*
+ * The file and format of an images volume on a dir storage of cfg:
+ * <path>/<images dir>/<vmid>/<file>.  Returns 0, or -1 with a message
+ * naming the volume ID in err.
+ */
+int	storage_volume_path(const struct storagecfg *, const char *, char *,
+	    size_t, char *, size_t, char *, size_t);
+
+/*
  * Parse a bwlimit property string into bw.  Parts are split on ',', and
  * empty parts are skipped.  Each part must be "<key>=<value>" with one of
  * the five keys at most once.  A value must be a number >= 0 in Perl

@@ -27,6 +27,7 @@
 
 #include "cert.h"
 #include "conf.h"
+#include "ctl.h"
 #include "log.h"
 #include "mtunneld.h"
 #include "token.h"
@@ -1037,6 +1038,14 @@ cmd_cleanup(struct ctl *ctl, struct ctl_args *a)
 	return 0;
 }
 
+/* Commands that run or describe a VM, in ctl/vm.c. */
+static int
+is_vm_command(const char *word)
+{
+	return strcmp(word, "qemu-cmdline") == 0 ||
+	    strcmp(word, "start") == 0 || strcmp(word, "stop") == 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1062,11 +1071,20 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.lockfd = -1;
+	if (argc >= 1 && is_vm_command(argv[0])) {
+		load_conf(&ctl, file, prefix);
+		return ctl_vm_main(&ctl.conf, argc, argv);
+	}
+	if (argc >= 1 && strcmp(argv[0], "audit") == 0) {
+		load_conf(&ctl, file, prefix);
+		return ctl_audit_main(&ctl.conf, argc, argv);
+	}
+
 	cmd = find_command(argc, argv, &nwords);
 	parse_args(cmd, &args, argc - nwords, argv + nwords);
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.lockfd = -1;
 	usercfg_init(&ctl.cfg);
 	token_secrets_init(&ctl.ts);
 	load_conf(&ctl, file, prefix);
