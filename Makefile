@@ -114,6 +114,7 @@ CTL_OBJS = $(CTL_SRCS:.c=.o) $(COMMON_SRCS:.c=.o)
 
 TOOLS = \
 	tests/tools/privdrive \
+	tests/tools/qmpcall \
 	tests/tools/usink \
 	tests/tools/wstool
 
@@ -156,6 +157,10 @@ mtunnelctl: $(CTL_OBJS)
 
 tests/tools/privdrive: tests/tools/privdrive.o common/imsg.o common/log.o \
 	common/proc.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PC_LIBS)
+
+tests/tools/qmpcall: tests/tools/qmpcall.o common/qmp.o common/log.o \
+	common/imsg.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PC_LIBS)
 
 tests/tools/usink: tests/tools/usink.o
@@ -240,6 +245,12 @@ check: deps
 	tests/run-unit $(UNIT_TESTS)
 	tests/run-integration
 
+# A live migration of a small VM on loopback (root, Debian 12).
+demo: deps
+	$(MAKE) mtunneld mtunnelctl mtunnel-migrate $(TOOLS)
+	scripts/create-users
+	scripts/demo
+
 # Benchmarks: writes docs/benchmarks.md and docs/benchmarks.json.
 bench: deps
 	$(MAKE) mtunneld mtunnelctl $(TOOLS)
@@ -251,6 +262,7 @@ install: mtunneld mtunnelctl mtunnel-migrate
 	    $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 mtunneld $(DESTDIR)$(SBINDIR)/mtunneld
 	install -m 0755 mtunnelctl $(DESTDIR)$(SBINDIR)/mtunnelctl
+	install -m 0755 mtunnel-migrate $(DESTDIR)$(SBINDIR)/mtunnel-migrate
 	install -m 0644 docs/mtunneld.8 $(DESTDIR)$(MANDIR)/man8/mtunneld.8
 	install -m 0644 docs/mtunnelctl.8 $(DESTDIR)$(MANDIR)/man8/mtunnelctl.8
 	install -m 0644 docs/mtunneld.conf.5 \
@@ -262,4 +274,4 @@ clean:
 	    $(CTL_OBJS) $(CLIENT_OBJS) $(TOOLS) \
 	    $(UNIT_TESTS) tests/unit/*.o tests/tools/*.o
 
-.PHONY: all bench check clean deps install
+.PHONY: all bench check clean demo deps install
