@@ -15,6 +15,7 @@
 
 struct qmp;
 
+/* The callback borrows data: an empty object when QEMU sent none. */
 typedef void	(*qmp_event_fn)(void *, const char *, json_t *);
 
 /*
@@ -31,7 +32,10 @@ void		 qmp_set_event_cb(struct qmp *, qmp_event_fn, void *);
  * to timeout_ms for its reply.  fd, if not -1, goes along with the
  * command as SCM_RIGHTS (for getfd).  On success *ret (if ret is not
  * NULL) gets a new reference to the "return" value.  Returns 0, or -1
- * with QEMU's error description (or what failed) in err.
+ * with QEMU's error description (or what failed) in err.  A line over
+ * QMP_LINE_MAX, invalid JSON, EOF or a reply with an unknown id ends the
+ * connection: every later call fails with that error.  A late reply to a
+ * command that timed out is dropped.
  */
 int	qmp_command(struct qmp *, const char *, json_t *, int, json_t **,
 	    int, char *, size_t);
