@@ -244,6 +244,59 @@ conf_trim(char *line)
 		line[--len] = '\0';
 }
 
+const struct conf_bridge *
+conf_bridge_find(const struct mtunneld_conf *conf, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf->nbridges; i++)
+		if (strcmp(conf->bridges[i].name, name) == 0)
+			return &conf->bridges[i];
+	return NULL;
+}
+
+/* "bridge NAME tap|user|none", once per bridge name. */
+static int
+conf_add_bridge(struct mtunneld_conf *conf, char *value, char *why,
+    size_t whylen)
+{
+	static const char *const backends[] = { "tap", "user", "none" };
+	struct conf_bridge	*br;
+	char			*name = value, *kind;
+	size_t			 i, n = strcspn(value, " \t");
+
+	kind = value + n;
+	if (*kind != '\0')
+		*kind++ = '\0';
+	kind += strspn(kind, " \t");
+	for (i = 0; i < 3 && strcmp(kind, backends[i]) != 0; i++)
+		;
+	if (n == 0 || i == 3) {
+		snprintf(why, whylen, "'bridge' needs a bridge name and tap, "
+		    "user or none");
+		return -1;
+	}
+	if (n >= sizeof(br->name) || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+		snprintf(why, whylen, "invalid bridge name '%s'", name);
+		return -1;
+	}
+	if (conf_bridge_find(conf, name) != NULL) {
+		snprintf(why, whylen, "bridge '%s' is already set; remove one "
+		    "of the lines", name);
+		return -1;
+	}
+	if (conf->nbridges == CONF_BRIDGES_MAX) {
+		snprintf(why, whylen, "more than %d 'bridge' lines",
+		    CONF_BRIDGES_MAX);
+		return -1;
+	}
+	br = &conf->bridges[conf->nbridges++];
+	strlcpy(br->name, name, sizeof(br->name));
+	br->backend = (enum conf_bridge_backend)i;
+	return 0;
+}
+
 static int
 conf_parse_line(struct mtunneld_conf *conf, char *line, int lineno,
     int *seen, char *why, size_t whylen)
@@ -262,6 +315,8 @@ conf_parse_line(struct mtunneld_conf *conf, char *line, int lineno,
 		*value++ = '\0';
 	value += strspn(value, " \t");
 
+	if (strcmp(key, "bridge") == 0)
+		return conf_add_bridge(conf, value, why, whylen);
 	if ((kw = conf_lookup(key)) == NULL) {
 		snprintf(why, whylen, "unknown keyword '%s'; see "
 		    "mtunneld.conf(5) for the keywords", key);

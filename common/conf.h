@@ -16,6 +16,19 @@
 #define CONF_LINE_MAX		1024
 #define CONF_ERR_MAX		512
 #define CONF_PREFORK_MAX	32
+#define CONF_BRIDGES_MAX	64
+
+/* Backend of a VM config's bridge=NAME ("bridge NAME tap|user|none"). */
+enum conf_bridge_backend {
+	CONF_BRIDGE_TAP,	/* a tap device plugged into the bridge */
+	CONF_BRIDGE_USER,	/* QEMU user-mode networking */
+	CONF_BRIDGE_NONE,	/* the NIC has no backend */
+};
+
+struct conf_bridge {
+	char				 name[16];	/* IFNAMSIZ */
+	enum conf_bridge_backend	 backend;
+};
 
 struct mtunneld_conf {
 	char		 listen[64];	/* address, or "*" for any */
@@ -38,6 +51,8 @@ struct mtunneld_conf {
 	char		 qemu[CONF_PATH_MAX + 1];
 	char		 qemu_img[CONF_PATH_MAX + 1];
 	char		 bwlimit[256];	/* daemon-wide, "migration=N,..." */
+	struct conf_bridge bridges[CONF_BRIDGES_MAX];
+	size_t		 nbridges;
 };
 
 void	conf_defaults(struct mtunneld_conf *);
@@ -46,5 +61,8 @@ int	conf_parse_buf(struct mtunneld_conf *, const char *, const char *,
 int	conf_parse_file(struct mtunneld_conf *, const char *, int, char *,
 	    size_t);
 int	conf_finish(struct mtunneld_conf *, const char *, char *, size_t);
+/* The "bridge" setting for name, or NULL when there is none. */
+const struct conf_bridge *conf_bridge_find(const struct mtunneld_conf *,
+	    const char *);
 
 #endif /* MTUNNELD_CONF_H */

@@ -1,10 +1,11 @@
 /*
  * From a Proxmox VE VM config to the QEMU argument vector that builds the
- * same guest-visible machine on Debian 12's QEMU 7.2, following
- * /work/shared/qemu-device-model.md.  The generator is pure: config and
- * options in, argv out; it reads no file and runs nothing.  Volume paths
- * and bridge backends come from callbacks, so that priv, mtunnelctl and
- * the tests each supply their own.
+ * same guest-visible machine on Debian 12's QEMU 7.2 as Proxmox VE's
+ * qemu-server builds for machine versions up to 7.2.  The generator is
+ * pure: config and options in, argv out.  It reads no file and runs
+ * nothing.  Volume paths, bridge backends and the firmware check come
+ * from callbacks, so that priv, mtunnelctl and the tests each supply
+ * their own.
  */
 
 #ifndef MTUNNELD_QEMUARGS_H
@@ -18,7 +19,7 @@ struct vmconfig;
 #define QEMUARGS_ERR_MAX	512
 #define QEMU_MACHINES_MAX	256
 
-/* What the local QEMU offers, asked once at daemon start. */
+/* Capabilities of the local QEMU, read from the binary and /dev. */
 struct qemu_host {
 	int		 major;		/* QEMU version, e.g. 7 */
 	int		 minor;		/* e.g. 2 */
@@ -55,8 +56,10 @@ struct qemu_opts {
 	 */
 	int		(*volume_path)(void *, const char *, char *, size_t,
 			    char *, size_t, char *, size_t);
-	/* The backend for a NIC on bridge ("" when the NIC has none). */
+	/* The backend for a NIC on bridge; NULL makes every bridge a tap. */
 	enum qemu_netdev (*bridge_backend)(void *, const char *);
+	/* Whether a firmware file exists; NULL skips the check. */
+	int		(*file_exists)(void *, const char *);
 	void		*arg;
 };
 
@@ -67,10 +70,11 @@ struct qemu_argv {
 
 /*
  * Build the argument vector, argv[0] left as "qemu" for the caller to
- * replace.  Checks compatibility first (machine, CPU model, KVM,
- * firmware) and refuses with the messages of qemu-device-model.md
- * section 15.  Returns 0, or -1 with a message naming the key or value in
- * err and argv empty.
+ * replace.  Checks compatibility first (config keys, machine type, CPU
+ * model, KVM, firmware) and rejects with a message that says what to
+ * change on the source, for example "source VM runs machine type X;
+ * ... Set 'machine: pc-i440fx-7.2' ...".  Returns 0, or -1 with the
+ * message in err and av empty.
  */
 int	qemu_argv_build(const struct vmconfig *, const struct qemu_host *,
 	    const struct qemu_opts *, struct qemu_argv *, char *, size_t);
