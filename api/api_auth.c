@@ -188,6 +188,7 @@ api_auth_check(struct lws *wsi, struct api_auth *auth, char *why,
 		return API_AUTH_FAILED;
 	}
 	rv = API_AUTH_FAILED;
+	tokenid[0] = '\0';
 	if (auth_header_parse(value, tokenid, sizeof(tokenid), secret,
 	    sizeof(secret)) == -1)
 		strlcpy(why, "Authorization header is not a valid "
@@ -197,10 +198,10 @@ api_auth_check(struct lws *wsi, struct api_auth *auth, char *why,
 		snprintf(why + strlen(why), whylen - strlen(why),
 		    " for '%s'", tokenid);
 	}
-	if (rv == API_AUTH_OK) {
+	if (rv != API_AUTH_NONE && tokenid[0] != '\0')
 		strlcpy(auth->tokenid, tokenid, sizeof(auth->tokenid));
+	if (rv == API_AUTH_OK)
 		strlcpy(auth->secret, secret, sizeof(auth->secret));
-	}
 	explicit_bzero(value, sizeof(value));
 	explicit_bzero(secret, sizeof(secret));
 	return rv;

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "auditlog.h"
 #include "log.h"
 
 #define HTTP_JSON		"application/json;charset=UTF-8"
@@ -846,6 +847,8 @@ http_begin(struct conn *c)
 	if ((ar = api_auth_check(c->wsi, &auth, why, sizeof(why))) !=
 	    API_AUTH_OK) {
 		http_log_rejection(c, 401, why);
+		audit_emit("auth-failure", 0, json_pack("{s:s, s:s, s:s}",
+		    "token", auth.tokenid, "address", c->remote, "reason", why));
 		txn->state = TXN_DELAY;
 		txn->status = 401;
 		strlcpy(txn->reason, ar == API_AUTH_NONE ? "No ticket" :

@@ -40,6 +40,7 @@
 #include <bsd/string.h>
 
 #include "api.h"
+#include "auditlog.h"
 #include "log.h"
 
 /*
@@ -218,6 +219,8 @@ ws_check_token(struct conn *c, struct api_auth *auth)
 		return 0;
 	}
 	log_warnx("%s: websocket upgrade rejected: 401, %s", c->remote, why);
+	audit_emit("auth-failure", 0, json_pack("{s:s, s:s, s:s}", "token",
+	    auth->tokenid, "address", c->remote, "reason", why));
 	if (http_respond(c->wsi, 401, ar == API_AUTH_NONE ? "No ticket" :
 	    "Authentication failed!", NULL, 0, 1) == -1)
 		return -1;

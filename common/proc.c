@@ -15,6 +15,7 @@
 
 #include <bsd/string.h>
 
+#include "auditlog.h"
 #include "imsg.h"
 #include "log.h"
 #include "mtunneld.h"
@@ -172,6 +173,7 @@ proc_child_start(struct imsgbuf *ibuf, enum proc_role role,
 		    PROC_CHANNEL_FD);
 	imsg_init(ibuf, PROC_CHANNEL_FD);
 	log_to_channel(ibuf);
+	audit_to_channel(ibuf);
 
 	hello.format = IMSG_FORMAT_VERSION;
 	hello.role = role;

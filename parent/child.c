@@ -16,6 +16,7 @@
 
 #include <bsd/string.h>
 
+#include "audit.h"
 #include "log.h"
 #include "parent.h"
 #include "proc.h"
@@ -85,6 +86,8 @@ child_send_setup(struct parent *env, struct child *c)
 		strlcpy(setup.qemu, env->conf.qemu, sizeof(setup.qemu));
 		strlcpy(setup.qemu_img, env->conf.qemu_img,
 		    sizeof(setup.qemu_img));
+		strlcpy(setup.qemu_user, env->conf.qemu_user,
+		    sizeof(setup.qemu_user));
 		setup.uid = env->qemu_ids.uid;
 		setup.gid = env->qemu_ids.gid;
 	}
@@ -230,6 +233,9 @@ child_dispatch_common(struct parent *env, struct child *c,
 	case IMSG_LOG_RECORD:
 		child_log_record(c, imsg);
 		return 1;
+	case IMSG_AUDIT_EVENT:
+		audit_child_event(env, c, imsg);
+		return 1;
 	case IMSG_PROC_HELLO:
 		if (c->state != CHILD_STARTING) {
 			child_violation(env, c, "second hello");
@@ -340,6 +346,9 @@ child_lost(struct parent *env, struct child *c, int status)
 		log_debug("%s[%ld] %s", c->name, (long)c->pid, why);
 		return;
 	}
+	if (c->role != PROC_TUNNEL || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		audit_child_lost(c, why);
 
 	if (c->role != PROC_TUNNEL) {
 		log_warnx("%s[%ld] %s; shutting down", c->name, (long)c->pid,

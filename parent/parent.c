@@ -22,6 +22,7 @@
 #include <bsd/stdlib.h>
 #include <bsd/unistd.h>
 
+#include "audit.h"
 #include "log.h"
 #include "parent.h"
 #include "proc.h"
@@ -86,6 +87,7 @@ prepare(struct parent *env)
 
 	if (setup_users(env, err, sizeof(err)) == -1 ||
 	    setup_dirs(&env->conf, err, sizeof(err)) == -1 ||
+	    audit_init(env, err, sizeof(err)) == -1 ||
 	    (env->pidfh = pid_file_open(&env->conf, err,
 	    sizeof(err))) == NULL ||
 	    (env->listen_fd = setup_listener(&env->conf, err,
@@ -432,11 +434,15 @@ main(int argc, char *argv[])
 
 	log_info("starting, version %s, node %s", MTUNNELD_VERSION,
 	    env.conf.node);
+	audit_record("daemon-start", "parent", NULL, 0, NULL,
+	    json_pack("{s:s, s:s, s:I}", "version", MTUNNELD_VERSION, "node",
+	    env.conf.node, "pid", (json_int_t)getpid()));
 	start_children(&env);
 	event_loop(&env, sfd);
 
 	pidfile_remove(env.pidfh);
 	close(env.listen_fd);
+	audit_close(env.exit_status);
 	log_info("stopped");
 	return env.exit_status;
 }

@@ -16,6 +16,7 @@
 #include <bsd/string.h>
 #include <jansson.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "log.h"
 #include "parent.h"
@@ -191,6 +192,8 @@ request_query(struct parent *env, struct child *api, struct imsg *imsg)
 		fatalx("%s: query of %zu bytes", api->name,
 		    imsg_datalen(imsg));
 	memcpy(&req, imsg->data, sizeof(req));
+	audit_api_begin(api, reqid, audit_query_endpoint(req.kind), &req.auth,
+	    0);
 	if (!auth_fields_ok(&req.auth) || !field_ok(req.node,
 	    sizeof(req.node)) || !field_ok(req.arg, sizeof(req.arg))) {
 		query_fail(api, reqid, 400, "Bad Request");

@@ -20,6 +20,7 @@
 #include <bsd/string.h>
 #include <jansson.h>
 
+#include "audit.h"
 #include "log.h"
 #include "parent.h"
 #include "ticket.h"
@@ -49,6 +50,7 @@ api_reply(struct child *api, uint32_t type, uint32_t reqid, int status,
 	struct iovec		 iov[2];
 	char			*text = NULL;
 
+	audit_api_result(api, reqid, status, reason);
 	memset(&res, 0, sizeof(res));
 	res.status = status;
 	strlcpy(res.reason, reason, sizeof(res.reason));
@@ -139,6 +141,7 @@ request_check_caller(struct parent *env, struct child *api, uint32_t type,
 	if (auth_verify(env, auth, why, sizeof(why)) == -1) {
 		log_warnx("%s: authentication failed for '%s': %s",
 		    auth->remote, auth->tokenid, why);
+		audit_auth_failed(api, reqid, auth, why);
 		api_reply(api, type, reqid, 401, "Authentication failed!",
 		    NULL, -1);
 		return -1;
@@ -257,6 +260,7 @@ request_mtunnel(struct parent *env, struct child *api, struct imsg *imsg)
 		fatalx("%s: mtunnel request of %zu bytes", api->name,
 		    imsg_datalen(imsg));
 	memcpy(&req, imsg->data, sizeof(req));
+	audit_api_begin(api, reqid, "POST mtunnel", &req.auth, req.vmid);
 	if (!auth_fields_ok(&req.auth) ||
 	    !field_ok(req.node, sizeof(req.node)) ||
 	    !field_ok(req.storages, sizeof(req.storages)) ||
@@ -281,6 +285,8 @@ request_mtunnel(struct parent *env, struct child *api, struct imsg *imsg)
 		    req.auth.remote, req.vmid, req.auth.tokenid);
 		return;
 	}
+	if (audit_check_mtunnel(api, reqid, req.vmid) == -1)
+		return;
 
 	if ((p = pending_new(env, api, reqid, req.vmid,
 	    req.auth.tokenid)) == NULL ||
@@ -342,6 +348,8 @@ mtunnel_result(struct parent *env, struct child *tunnel, const char *tokenid)
 	    sizeof(ticket)) == -1)
 		return NULL;
 	log_info("ticket minted for '%s', socket %s", tokenid, socket);
+	audit_ticket("ticket-minted", tokenid, tunnel->vmid, NULL, socket,
+	    NULL);
 	return json_pack("{s:s, s:s, s:s}", "upid", tunnel->task->upid,
 	    "ticket", ticket, "socket", socket);
 }
@@ -385,6 +393,9 @@ mtunnel_start_tunnel(struct parent *env, struct pending *p,
 	}
 	log_info("tunnel for vmid %u started for '%s', pid %ld, %s",
 	    p->vmid, p->tokenid, (long)tunnel->pid, tunnel->task->upid);
+	audit_record("tunnel-created", "parent", p->tokenid, p->vmid, NULL,
+	    json_pack("{s:I, s:s}", "pid", (json_int_t)tunnel->pid, "upid",
+	    tunnel->task->upid));
 	api_reply(api, IMSG_API_MTUNNEL_RESULT, p->api_reqid, 200, "OK",
 	    api_data(data), -1);
 }
@@ -550,6 +561,8 @@ request_wsconnect(struct parent *env, struct child *api, struct imsg *imsg)
 		fatalx("%s: wsconnect request of %zu bytes", api->name,
 		    imsg_datalen(imsg));
 	memcpy(&req, imsg->data, sizeof(req));
+	audit_api_begin(api, reqid, "GET mtunnelwebsocket", &req.auth,
+	    req.vmid);
 	if (!auth_fields_ok(&req.auth) ||
 	    !field_ok(req.node, sizeof(req.node)) ||
 	    !field_ok(req.socket, sizeof(req.socket)) ||
@@ -566,6 +579,8 @@ request_wsconnect(struct parent *env, struct child *api, struct imsg *imsg)
 	    req.ticket, time(NULL), &claim, why, sizeof(why)) == -1) {
 		log_warnx("%s: ticket for '%s' socket %s rejected: %s",
 		    req.auth.remote, req.auth.tokenid, req.socket, why);
+		audit_ticket("ticket-refused", req.auth.tokenid, req.vmid,
+		    req.auth.remote, req.socket, why);
 		api_reply(api, IMSG_API_WSCONNECT_RESULT, reqid, 401,
 		    "permission denied - invalid PVETUNNEL ticket", NULL, -1);
 		return;
@@ -590,6 +605,8 @@ request_wsconnect(struct parent *env, struct child *api, struct imsg *imsg)
 	ticket_consume(env->tickets, &claim);
 	log_info("%s: ticket used by '%s', connected %s", req.auth.remote,
 	    req.auth.tokenid, req.socket);
+	audit_ticket("ticket-used", req.auth.tokenid, req.vmid,
+	    req.auth.remote, req.socket, NULL);
 	api_reply(api, IMSG_API_WSCONNECT_RESULT, reqid, 101,
 	    "Switching Protocols", NULL, fd);
 }
@@ -631,6 +648,9 @@ request_tunnel_ended(struct parent *env, struct child *c, const char *how,
 	}
 	if (ok)
 		reason = c->quit_keep ? CLEANUP_FINISHED : CLEANUP_QUIT;
+	audit_record("tunnel-ended", "parent", c->tokenid, c->vmid, NULL,
+	    json_pack("{s:s, s:b, s:b}", "status", how, "ok", ok, "cleanup",
+	    reason != CLEANUP_FINISHED));
 	request_cleanup(env, c->vmid, reason);
 }
 

@@ -40,6 +40,7 @@
 
 #include <bsd/string.h>
 
+#include "auditlog.h"
 #include "log.h"
 #include "priv.h"
 
@@ -473,6 +474,8 @@ import_fail(struct import *im, const char *why)
 	    im->vol.volid, why);
 	if (im->error[0] == '\0')
 		strlcpy(im->error, why, sizeof(im->error));
+	audit_emit("import-failed", im->vmid, json_pack("{s:s, s:s}",
+	    "volid", im->vol.volid, "reason", why));
 	volume_release(im->vmid, &im->vol, "import failed");
 	im->state = IMPORT_FAILED;
 }
@@ -550,6 +553,9 @@ import_inspected(void *arg, int error, int status, const char *out,
 		else {
 			log_info("vmid %u: imported '%s'", im->vmid,
 			    im->vol.volid);
+			audit_emit("volume-imported", im->vmid, json_pack(
+			    "{s:s, s:I}", "volid", im->vol.volid, "bytes",
+			    (json_int_t)im->report.received));
 			im->state = IMPORT_COMPLETE;
 			return;
 		}

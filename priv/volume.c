@@ -26,6 +26,7 @@
 
 #include <bsd/string.h>
 
+#include "auditlog.h"
 #include "log.h"
 #include "priv.h"
 
@@ -588,6 +589,8 @@ volume_release(uint32_t vmid, const struct volume *vol, const char *why)
 		return -1;
 	}
 	log_info("vmid %u: freed volume '%s': %s", vmid, vol->volid, why);
+	audit_emit("volume-freed", vmid, json_pack("{s:s, s:s}", "volid",
+	    vol->volid, "reason", why));
 	return journal_append(vmid, "volume-freed", vol->volid, NULL);
 }
 
@@ -603,6 +606,9 @@ alloc_done(struct alloc_work *w)
 {
 	log_info("vmid %u: allocated volume '%s', %" PRIu64 " KiB", w->vmid,
 	    w->vol.volid, w->vol.size_kib);
+	audit_emit("volume-allocated", w->vmid, json_pack("{s:s, s:s, s:I}",
+	    "volid", w->vol.volid, "format", image_format_name(w->vol.format),
+	    "size_kib", (json_int_t)w->vol.size_kib));
 	priv_reply(&w->req, 0, "", json_pack("{s:s, s:s}", "volid",
 	    w->vol.volid, "format", image_format_name(w->vol.format)), -1);
 }
