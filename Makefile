@@ -54,6 +54,7 @@ COMMON_SRCS = \
 	common/conf.c \
 	common/imsg.c \
 	common/log.c \
+	common/netdev.c \
 	common/privdrop.c \
 	common/proc.c \
 	common/qemuargs.c \
@@ -85,6 +86,7 @@ PRIV_SRCS = \
 	priv/qemu.c \
 	priv/sock.c \
 	priv/spawner.c \
+	priv/vmproc.c \
 	priv/volume.c
 
 API_SRCS = \
@@ -145,9 +147,15 @@ HEADERS = $(wildcard common/*.h parent/*.h priv/*.h api/*.h tunnel/*.h \
 all: mtunneld mtunnelctl mtunnel-migrate
 
 CLIENT_SRCS = \
-	client/migrate.c
+	client/args.c \
+	client/live.c \
+	client/migrate.c \
+	client/net.c \
+	client/progress.c \
+	client/relay.c \
+	client/source.c
 CLIENT_OBJS = $(CLIENT_SRCS:.c=.o) common/qmp.o common/vmconfig.o \
-	common/storagecfg.o common/log.o common/imsg.o
+	common/storagecfg.o common/log.o common/imsg.o common/conf.o
 
 mtunnel-migrate: $(CLIENT_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(CLIENT_OBJS) $(PC_LIBS)
@@ -156,7 +164,7 @@ mtunnelctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(PC_LIBS)
 
 tests/tools/privdrive: tests/tools/privdrive.o common/imsg.o common/log.o \
-	common/proc.o
+	common/proc.o common/auditlog.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PC_LIBS)
 
 tests/tools/qmpcall: tests/tools/qmpcall.o common/qmp.o common/log.o \
@@ -169,7 +177,7 @@ tests/tools/usink: tests/tools/usink.o
 tests/tools/wstool: tests/tools/wstool.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PC_LIBS)
 
-tests/tools/%.o: tests/tools/%.c
+tests/tools/%.o: tests/tools/%.c $(HEADERS)
 	$(CC) $(CFLAGS) $(PC_CFLAGS) -c -o $@ $<
 
 mtunneld: $(MTUNNELD_OBJS)
@@ -192,12 +200,12 @@ tests/unit/test_conf: tests/unit/test_conf.o common/conf.o \
 	common/storagecfg.o common/log.o common/imsg.o
 tests/unit/test_imsg: tests/unit/test_imsg.o common/imsg.o
 tests/unit/test_journal: tests/unit/test_journal.o priv/journal.o \
-	common/log.o common/imsg.o
+	common/auditlog.o common/log.o common/imsg.o
 tests/unit/test_sandbox: tests/unit/test_sandbox.o common/sandbox.o \
 	common/log.o common/imsg.o api/api_sandbox.o priv/priv_sandbox.o \
 	tunnel/tunnel_sandbox.o
 tests/unit/test_spawner: tests/unit/test_spawner.o priv/spawner.o \
-	common/log.o common/imsg.o common/proc.o
+	common/log.o common/imsg.o common/proc.o common/auditlog.o
 tests/unit/test_storagecfg: tests/unit/test_storagecfg.o common/storagecfg.o \
 	common/log.o common/imsg.o
 tests/unit/test_ticket: tests/unit/test_ticket.o parent/ticket.o \
@@ -206,7 +214,8 @@ tests/unit/test_token: tests/unit/test_token.o common/token.o \
 	common/log.o common/imsg.o
 tests/unit/test_tunnel: tests/unit/test_tunnel.o tunnel/commands.o \
 	tunnel/schema.o tunnel/control.o tunnel/tunnel_sandbox.o \
-	common/sandbox.o common/vmconfig.o common/storagecfg.o \
+	common/sandbox.o common/vmconfig.o common/qemuargs.o \
+	common/storagecfg.o \
 	common/log.o common/imsg.o
 tests/unit/test_upid: tests/unit/test_upid.o parent/upid.o
 tests/unit/test_usercfg: tests/unit/test_usercfg.o common/usercfg.o \
@@ -214,7 +223,8 @@ tests/unit/test_usercfg: tests/unit/test_usercfg.o common/usercfg.o \
 tests/unit/test_vmconfig: tests/unit/test_vmconfig.o common/vmconfig.o \
 	common/storagecfg.o common/log.o common/imsg.o
 tests/unit/test_volume: tests/unit/test_volume.o priv/config.o \
-	priv/import.o priv/journal.o priv/sock.o priv/volume.o \
+	priv/import.o priv/journal.o priv/sock.o priv/vmproc.o priv/volume.o \
+	common/netdev.o common/qemuargs.o common/auditlog.o \
 	common/storagecfg.o common/vmconfig.o common/log.o common/imsg.o
 tests/unit/test_wsguard: tests/unit/test_wsguard.o api/wsguard.o \
 	common/log.o common/imsg.o

@@ -16,7 +16,7 @@
  * Raised whenever a message type or struct below changes, so that a child
  * re-executed from a newer binary is rejected instead of misread.
  */
-#define IMSG_FORMAT_VERSION	2
+#define IMSG_FORMAT_VERSION	4
 
 /* The channel to the parent, in every child after exec. */
 #define PROC_CHANNEL_FD		3
@@ -132,6 +132,7 @@ struct proc_setup {
 	char		 confdir[256];	/* priv only */
 	char		 qemu[256];	/* spawner: the only binaries it runs */
 	char		 qemu_img[256];
+	char		 qemu_user[64];	/* priv: QEMU's -runas */
 };
 
 /* Log priorities, as in syslog.h. */
@@ -142,9 +143,17 @@ struct log_record {
 
 #define LOG_RECORD_MAXTEXT	2048
 
+#define AUDIT_EVENT_NAME_LEN	32
+
+/*
+ * An audit event from a child: the VMID it concerns (0 for none; the
+ * parent replaces a tunnel's with its own), the event name from the
+ * parent's fixed list, then the event's fields as a JSON object.  The
+ * parent adds seq, time, prev, process, user and remote.
+ */
 struct audit_event {
-	uint32_t	 type;
-	/* followed by a JSON object; the parent adds who, when and where */
+	uint32_t	 vmid;
+	char		 event[AUDIT_EVENT_NAME_LEN];
 };
 
 struct priv_cleanup {
@@ -304,6 +313,31 @@ struct tunnel_quit {
 };
 
 /*
+ * IMSG_TUNNEL_VM_START: start_params as the source sent them, and the
+ * drives to export over NBD, each with the volume that disk allocated
+ * for it.  Empty strings stand for absent values.
+ */
+#define MACHINE_NAME_MAX	64
+#define CPU_ARG_MAX		1024
+#define NETS_MTU_MAX		512
+#define DRIVE_KEY_LEN		16	/* "efidisk0", "virtio15" */
+#define NBD_DRIVES_MAX		64	/* every drive key of a VM */
+#define VM_VOLID_MAX		(STORAGE_NAME_MAX + VOLNAME_MAX)
+
+struct tunnel_vm_drive {
+	char		 key[DRIVE_KEY_LEN];
+	char		 volid[VM_VOLID_MAX];
+};
+
+struct tunnel_vm_start {
+	char			 forcemachine[MACHINE_NAME_MAX];
+	char			 forcecpu[CPU_ARG_MAX];
+	char			 nets_host_mtu[NETS_MTU_MAX];
+	uint32_t		 ndrives;
+	struct tunnel_vm_drive	 drives[NBD_DRIVES_MAX];
+};
+
+/*
  * The parent's answer to any tunnel request: 0 or an errno, the error
  * message as the source shows it, then a JSON object with the result
  * fields (for example {"volid": ..}), or nothing.
@@ -343,9 +377,19 @@ struct priv_disk_import {
 	struct tunnel_disk_import disk;
 };
 
+#define BRIDGE_MAP_MAX		1024	/* "vmbr0=user,vmbr1=none" */
+
+/* IMSG_PRIV_VM_START: the tunnel's request and the daemon's bridges. */
+struct priv_vm_start {
+	uint32_t		 vmid;
+	char			 bridges[BRIDGE_MAP_MAX];
+	struct tunnel_vm_start	 start;
+};
+
 #define SPAWN_MAXARGS		256
 
 #define SPAWN_STDOUT_FD		0x0001	/* the passed fd becomes stdout */
+#define SPAWN_STDERR_FD		0x0002	/* and stderr, with SPAWN_STDOUT_FD */
 
 struct spawn_exec {
 	uint32_t	 uid;		/* run as; 0 keeps root */

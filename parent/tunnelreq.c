@@ -16,6 +16,7 @@
 #include <bsd/string.h>
 #include <jansson.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "log.h"
 #include "parent.h"
@@ -30,6 +31,7 @@ tunnel_reply(struct child *c, uint32_t reqid, int error, const char *msg,
 	struct iovec		 iov[2];
 	char			*text = NULL;
 
+	audit_tunnel_result(c, reqid, error, msg);
 	memset(&res, 0, sizeof(res));
 	res.error = error;
 	strlcpy(res.msg, msg, sizeof(res.msg));
@@ -328,6 +330,8 @@ tunnel_ticket(struct parent *env, struct child *c, struct imsg *imsg)
 	}
 	log_info("%s: ticket minted for '%s', socket %s", c->name,
 	    c->tokenid, req.path);
+	audit_ticket("ticket-minted", c->tokenid, c->vmid, NULL, req.path,
+	    NULL);
 	tunnel_reply(c, imsg->hdr.reqid, 0, "", json_pack("{s:s}", "ticket",
 	    ticket));
 }
@@ -343,6 +347,100 @@ tunnel_quit(struct parent *env, struct child *c, struct imsg *imsg)
 		request_cleanup(env, c->vmid, CLEANUP_QUIT);
 	log_info("%s: quit%s", c->name, req.cleanup ? " with cleanup" : "");
 	tunnel_reply(c, imsg->hdr.reqid, 0, "", NULL);
+}
+
+/* The daemon's bridge settings as "name=backend,...". */
+static void
+bridge_map_text(struct parent *env, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[CONF_BRIDGE_TAP] = "tap",
+		[CONF_BRIDGE_USER] = "user",
+		[CONF_BRIDGE_NONE] = "none",
+	};
+	const struct conf_bridge	*b;
+	char				 item[64];
+	size_t				 i;
+
+	buf[0] = '\0';
+	for (i = 0; i < env->conf.nbridges; i++) {
+		b = &env->conf.bridges[i];
+		snprintf(item, sizeof(item), "%s%s=%s", i > 0 ? "," : "",
+		    b->name, names[b->backend]);
+		if (strlcat(buf, item, len) >= len) {
+			log_warnx("bridge settings longer than %zu bytes; "
+			    "the rest is not passed on", len);
+			break;
+		}
+	}
+}
+
+/* start: the drives as the tunnel checked them, the daemon's bridges. */
+static void
+tunnel_vm_start(struct parent *env, struct child *c, struct imsg *imsg)
+{
+	struct priv_vm_start	*out;
+	struct iovec		 iov;
+	size_t			 i;
+
+	if ((out = calloc(1, sizeof(*out))) == NULL) {
+		tunnel_reply(c, imsg->hdr.reqid, ENOMEM, "out of memory\n",
+		    NULL);
+		return;
+	}
+	memcpy(&out->start, imsg->data, sizeof(out->start));
+	out->vmid = c->vmid;
+	for (i = 0; i < out->start.ndrives && i < NBD_DRIVES_MAX; i++)
+		if (!field_ok(out->start.drives[i].key,
+		    sizeof(out->start.drives[i].key)) ||
+		    !field_ok(out->start.drives[i].volid,
+		    sizeof(out->start.drives[i].volid)))
+			break;
+	if (out->start.ndrives > NBD_DRIVES_MAX ||
+	    i != out->start.ndrives ||
+	    !field_ok(out->start.forcemachine,
+	    sizeof(out->start.forcemachine)) ||
+	    !field_ok(out->start.forcecpu, sizeof(out->start.forcecpu)) ||
+	    !field_ok(out->start.nets_host_mtu,
+	    sizeof(out->start.nets_host_mtu))) {
+		free(out);
+		child_violation(env, c, "malformed start request");
+		return;
+	}
+	bridge_map_text(env, out->bridges, sizeof(out->bridges));
+	iov.iov_base = out;
+	iov.iov_len = sizeof(*out);
+	tunnel_forward(env, c, imsg, IMSG_PRIV_VM_START, &iov, 1);
+	free(out);
+}
+
+/* resume, stop, nbdstop, fstrim: the VMID is all priv needs. */
+static void
+tunnel_vm_op(struct parent *env, struct child *c, struct imsg *imsg)
+{
+	struct priv_vmid_req	 out;
+	struct iovec		 iov;
+	uint32_t		 type;
+
+	switch (imsg->hdr.type) {
+	case IMSG_TUNNEL_VM_RESUME:
+		type = IMSG_PRIV_VM_RESUME;
+		break;
+	case IMSG_TUNNEL_VM_STOP:
+		type = IMSG_PRIV_VM_STOP;
+		break;
+	case IMSG_TUNNEL_NBD_STOP:
+		type = IMSG_PRIV_NBD_STOP;
+		break;
+	default:
+		type = IMSG_PRIV_FSTRIM;
+		break;
+	}
+	memset(&out, 0, sizeof(out));
+	out.vmid = c->vmid;
+	iov.iov_base = &out;
+	iov.iov_len = sizeof(out);
+	tunnel_forward(env, c, imsg, type, &iov, 1);
 }
 
 /* Each request type and the exact (or least) payload it must carry. */
@@ -368,6 +466,12 @@ static const struct {
 	    tunnel_ticket },
 	{ IMSG_TUNNEL_UNLOCK, 0, 1, tunnel_unlock },
 	{ IMSG_TUNNEL_QUIT, sizeof(struct tunnel_quit), 1, tunnel_quit },
+	{ IMSG_TUNNEL_VM_START, sizeof(struct tunnel_vm_start), 1,
+	    tunnel_vm_start },
+	{ IMSG_TUNNEL_VM_RESUME, 0, 1, tunnel_vm_op },
+	{ IMSG_TUNNEL_VM_STOP, 0, 1, tunnel_vm_op },
+	{ IMSG_TUNNEL_NBD_STOP, 0, 1, tunnel_vm_op },
+	{ IMSG_TUNNEL_FSTRIM, 0, 1, tunnel_vm_op },
 };
 
 void
@@ -388,6 +492,7 @@ parent_dispatch_tunnel(struct parent *env, struct child *c,
 			child_violation(env, c, why);
 			return;
 		}
+		audit_tunnel_begin(c, imsg->hdr.reqid, imsg->hdr.type);
 		tunnel_requests[i].handler(env, c, imsg);
 		return;
 	}
@@ -405,6 +510,11 @@ tunnel_track_sockets(struct child *c, uint32_t request, int error,
 		return;
 	if (request == IMSG_TUNNEL_DISK_IMPORT)
 		c->sockets |= 1U << SOCKET_STORAGE;
+	if (request == IMSG_TUNNEL_VM_START) {
+		c->sockets |= 1U << SOCKET_MIGRATE;
+		if (json_is_true(json_object_get(fields, "nbd")))
+			c->sockets |= 1U << SOCKET_NBD;
+	}
 	if (request == IMSG_TUNNEL_IMPORT_QUERY &&
 	    (status = json_string_value(json_object_get(fields,
 	    "status"))) != NULL && strcmp(status, "pending") != 0)

@@ -889,7 +889,11 @@ priv_config_write(const struct imsg *imsg)
 	if ((rv = priv_lock(req.vmid, &lockfd, msg, sizeof(msg))) == 1)
 		return;
 	conf = (const char *)imsg->data + sizeof(req);
-	if (rv == 0) {
+	if (rv == 0 && qemu_check_config(req.vmid, conf, req.conf_len, msg,
+	    sizeof(msg)) == -1) {
+		close(lockfd);
+		rv = EINVAL;
+	} else if (rv == 0) {
 		rv = config_write_locked(req.vmid, conf, req.conf_len,
 		    conf + req.conf_len, req.fw_len, msg, sizeof(msg));
 		close(lockfd);

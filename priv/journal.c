@@ -40,6 +40,7 @@
 
 #include <bsd/string.h>
 
+#include "auditlog.h"
 #include "log.h"
 #include "priv.h"
 
@@ -270,6 +271,7 @@ static const struct {
 	{ "volume-freed", 1 },
 	{ "unlocked", 0 },
 	{ "resumed", 0 },
+	{ "qemu-started", 0 },
 };
 
 static void
@@ -369,6 +371,8 @@ journal_apply(struct journal *j, const char *action, char **args)
 		j->unlocked = 1;
 	else if (strcmp(action, "resumed") == 0)
 		j->resumed = 1;
+	else if (strcmp(action, "qemu-started") == 0)
+		j->qemu_started = 1;
 	else
 		return journal_apply_volume(j, action, args);
 	return NULL;
@@ -623,6 +627,8 @@ cleanup_volumes(uint32_t vmid, const struct journal *j)
 		}
 		log_info("vmid %u: freeing volume '%s' as part of cleanup",
 		    vmid, v->volid);
+		audit_emit("volume-freed", vmid, json_pack("{s:s, s:s}",
+		    "volid", v->volid, "reason", "cleanup"));
 		journal_append(vmid, "volume-freed", v->volid, NULL);
 	}
 	return failed;
@@ -698,12 +704,22 @@ cleanup_locked(uint32_t vmid, const char *why, int keep)
 		    "its config and volumes are kept", vmid, why, j.resumed ?
 		    "resumed the VM here" : j.unlocked ? "finished" :
 		    "ended without cleanup");
+		audit_emit("cleanup", vmid, json_pack("{s:s, s:b}", "reason",
+		    why, "kept", 1));
 		journal_free(&j);
 		journal_remove(vmid);
 		return;
 	}
 	log_info("vmid %u: cleanup (%s)", vmid, why);
+	if (j.qemu_started && qemu_kill(vmid) == -1) {
+		log_warnx("vmid %u: QEMU still runs; cleanup postponed", vmid);
+		journal_free(&j);
+		return;
+	}
 	failed = cleanup_volumes(vmid, &j) + cleanup_config(vmid, &j);
+	audit_emit("cleanup", vmid, json_pack("{s:s, s:b, s:b, s:b, s:i}",
+	    "reason", why, "kept", 0, "config", j.config_created ||
+	    j.config_intent, "firewall", j.firewall_intent, "failed", failed));
 	journal_free(&j);
 	if (failed == 0)
 		journal_remove(vmid);

@@ -30,6 +30,7 @@
 #include <bsd/string.h>
 #include <bsd/unistd.h>
 
+#include "auditlog.h"
 #include "imsg.h"
 #include "log.h"
 #include "mtunneld.h"
@@ -564,6 +565,15 @@ priv_dispatch_parent(struct imsg *imsg)
 	case IMSG_PRIV_CLEANUP:
 		priv_cleanup(imsg);
 		break;
+	case IMSG_PRIV_VM_START:
+		priv_vm_start(imsg);
+		break;
+	case IMSG_PRIV_VM_RESUME:
+	case IMSG_PRIV_VM_STOP:
+	case IMSG_PRIV_NBD_STOP:
+	case IMSG_PRIV_FSTRIM:
+		priv_vm_op(imsg);
+		break;
 	default:
 		fatalx("unexpected message type %u from the parent",
 		    imsg->hdr.type);
@@ -856,10 +866,13 @@ priv_main(int debug, int verbose)
 	json_object_seed(0);
 	if (volume_storages(msg, sizeof(msg)) == NULL)
 		log_warnx("storage.cfg not loaded");
+	qemu_init();
 	restrict_process();
 	if (priv_sandbox() == -1)
 		fatalx("cannot install the seccomp filter");
 	proc_child_ready(&priv_ibuf);
+	qemu_probe();
+	qemu_report_running();
 	priv_replay_journals();
 	priv_loop();
 }

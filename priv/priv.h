@@ -131,6 +131,7 @@ struct journal {
 	int			 firewall_written;
 	int			 unlocked;	/* lock removed: VM migrated */
 	int			 resumed;	/* the VM runs: keep it */
+	int			 qemu_started;	/* an incoming QEMU was started */
 	struct journal_volume	*volumes;	/* one entry per volid */
 	size_t			 nvolumes;
 	size_t			 nrecords;	/* lines read */
@@ -158,6 +159,21 @@ void	priv_cleanup(const struct imsg *);
 void	cleanup_start(uint32_t, uint32_t);
 void	cleanup_replay(uint32_t);
 void	cleanup_spawns_done(uint32_t);
+
+/* qemu.c and vmproc.c: the QEMU runtime. */
+struct qemu_host;
+extern struct qemu_host	 qemu_host_caps;
+extern int		 qemu_host_probed;
+void	qemu_init(void);
+void	qemu_probe(void);
+void	qemu_report_running(void);
+int	qemu_check_config(uint32_t, const char *, size_t, char *, size_t);
+void	priv_vm_start(const struct imsg *);
+void	priv_vm_op(const struct imsg *);
+int	qemu_kill(uint32_t);
+int	qemu_running(uint32_t, pid_t *);
+void	qemu_remove_files(uint32_t);
+void	qemu_remove_taps(uint32_t);
 
 /* volume.c: volumes on dir storages. */
 struct volume {
@@ -222,6 +238,7 @@ int	import_running(uint32_t);
 void	sock_init(void);
 int	sock_name(uint32_t, uint32_t, char *, size_t);
 int	sock_create(const char *, uint32_t, uint32_t, char *, size_t);
+int	sock_open_dir(const char *, uint32_t, int, char *, size_t);
 void	sock_remove(const char *, uint32_t, uint32_t);
 void	sock_remove_all(const char *, uint32_t);
 

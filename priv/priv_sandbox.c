@@ -13,6 +13,10 @@
 
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
+
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
 
 #include <linux/futex.h>
 #include <seccomp.h>
@@ -37,6 +41,16 @@ static const struct sandbox_rule priv_rules[] = {
 	SANDBOX_ALLOW(unlinkat, "stale sockets, configs, volumes, journals"),
 	SANDBOX_ALLOW(renameat, "atomic replacement of config files"),
 	SANDBOX_ALLOW(fchown, "image group for qemu-img info as QEMU user"),
+	SANDBOX_ALLOW(fchmod, "start: QEMU user writes the VM's volumes"),
+	SANDBOX_ALLOW_ARG(ioctl, 1, TUNSETIFF, "start: tap devices"),
+	SANDBOX_ALLOW_ARG(ioctl, 1, TUNSETOWNER, "start: tap owner"),
+	SANDBOX_ALLOW_ARG(ioctl, 1, TUNSETPERSIST, "tap create and remove"),
+	SANDBOX_ALLOW_ARG(ioctl, 1, SIOCGIFINDEX, "if_nametoindex"),
+	SANDBOX_ALLOW_ARG(ioctl, 1, SIOCGIFMTU, "start: the bridge MTU"),
+	SANDBOX_ALLOW_ARG(ioctl, 1, SIOCSIFMTU, "start: the tap MTU"),
+	SANDBOX_ALLOW_ARG(ioctl, 1, SIOCBRADDIF, "start: tap into bridge"),
+	SANDBOX_ALLOW_ARG(ioctl, 1, SIOCGIFFLAGS, "start: tap link state"),
+	SANDBOX_ALLOW_ARG(ioctl, 1, SIOCSIFFLAGS, "start: tap link up"),
 	SANDBOX_ALLOW(fsync, "config files, journals, volumes, directories"),
 	SANDBOX_ALLOW(flock, "per-VMID config lock"),
 	SANDBOX_ALLOW(fchdir, "bind relative to the socket directory"),
@@ -56,6 +70,8 @@ static const struct sandbox_rule priv_rules[] = {
 	SANDBOX_ALLOW(poll, "event loop, blocking flushes, stream waits"),
 	SANDBOX_ALLOW(close, "descriptors"),
 	SANDBOX_ALLOW_ARG(socket, 0, AF_UNIX, "migration sockets, UNIX only"),
+	SANDBOX_ALLOW(connect, "QEMU workers: QMP and guest agent sockets"),
+	SANDBOX_ALLOW(recvfrom, "QEMU workers: recv() of QMP replies"),
 	SANDBOX_ALLOW(brk, "malloc of small blocks"),
 	SANDBOX_ALLOW(mmap, "malloc of large blocks, such as a message buffer"),
 	SANDBOX_ALLOW(munmap, "free of large blocks"),

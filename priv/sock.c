@@ -50,7 +50,7 @@ sock_name(uint32_t vmid, uint32_t kind, char *out, size_t outlen)
 }
 
 /* Open <rundir>/<vmid>, creating it root-only; refuse anything else. */
-static int
+int
 sock_open_dir(const char *rundir, uint32_t vmid, int create, char *msg,
     size_t msglen)
 {
@@ -209,12 +209,15 @@ sock_remove_all(const char *rundir, uint32_t vmid)
 			log_warnx("vmid %u: %s", vmid, msg);
 	}
 	close(dfd);
+	qemu_remove_files(vmid);
 
 	snprintf(name, sizeof(name), "%u", vmid);
 	if ((rfd = open(rundir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return;
-	if (unlinkat(rfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
+	/* A VM that runs here keeps its QMP socket and pid file. */
+	if (unlinkat(rfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT &&
+	    errno != ENOTEMPTY)
 		log_warn("vmid %u: rmdir %s/%s", vmid, rundir, name);
 	close(rfd);
 }

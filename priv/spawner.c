@@ -62,7 +62,9 @@ spawner_parse_exec(const struct imsg *imsg, const char *qemu,
 		return -1;
 	}
 	memcpy(req, imsg->data, sizeof(*req));
-	if ((req->flags & ~SPAWN_STDOUT_FD) != 0) {
+	if ((req->flags & ~(SPAWN_STDOUT_FD | SPAWN_STDERR_FD)) != 0 ||
+	    (req->flags & (SPAWN_STDOUT_FD | SPAWN_STDERR_FD)) ==
+	    SPAWN_STDERR_FD) {
 		snprintf(err, errlen, "unknown flags 0x%x", req->flags);
 		return -1;
 	}
@@ -101,7 +103,8 @@ spawner_parse_exec(const struct imsg *imsg, const char *qemu,
 
 /*
  * In the new process: own session, limits, ids, clean descriptors,
- * exec.  outfd, if not -1, becomes stdout.
+ * exec.  outfd, if not -1, becomes stdout, and stderr too with
+ * SPAWN_STDERR_FD.
  */
 static __attribute__((noreturn)) void
 spawn_exec_child(const struct spawn_exec *req, char **argv, int errfd,
@@ -122,10 +125,9 @@ spawn_exec_child(const struct spawn_exec *req, char **argv, int errfd,
 	if (req->memory_limit != 0 && setrlimit(RLIMIT_AS, &rl) == -1)
 		goto fail;
 
-	/* NOTE: QEMU's output is discarded until the runtime logs it. */
 	if ((null = open("/dev/null", O_RDWR)) == -1 ||
 	    dup2(null, 0) == -1 || dup2(outfd != -1 ? outfd : null, 1) == -1 ||
-	    dup2(null, 2) == -1)
+	    dup2((req->flags & SPAWN_STDERR_FD) ? 1 : null, 2) == -1)
 		goto fail;
 	if (dup2(errfd, 3) == -1 || fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
 		goto fail;

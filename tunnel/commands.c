@@ -29,6 +29,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "mtunneld.h"
+#include "qemuargs.h"
 #include "storagecfg.h"
 #include "vmconfig.h"
 #include "tunnel.h"
@@ -55,6 +56,12 @@ struct volset {
 	size_t	  count;
 };
 
+/* What disk returned for a volume, which start's nbd must repeat. */
+struct nbd_volume {
+	char	*volid;
+	char	*drivestr;
+};
+
 static struct {
 	uint32_t	 vmid;
 	cmd_send_fn	 send;
@@ -63,6 +70,8 @@ static struct {
 	int		 import_running;
 	struct volset	 allocated;	/* by disk */
 	struct volset	 imported;	/* by a complete query-disk-import */
+	struct nbd_volume *nbd;		/* by disk, for start */
+	size_t		 nnbd;
 } state;
 
 /* The command being handled, from its line until its reply. */
@@ -75,6 +84,7 @@ static struct {
 	char			*drive_opts;			/* disk */
 	int			 cleanup;			/* quit */
 	char			 path[API_PATH_MAX];		/* ticket */
+	json_t			*drives;			/* start */
 } current;
 
 static void	cmd_version(json_t *);
@@ -86,6 +96,11 @@ static void	cmd_bwlimit(json_t *);
 static void	cmd_ticket(json_t *);
 static void	cmd_unlock(json_t *);
 static void	cmd_quit(json_t *);
+static void	cmd_start(json_t *);
+static void	cmd_resume(json_t *);
+static void	cmd_stop(json_t *);
+static void	cmd_nbdstop(json_t *);
+static void	cmd_fstrim(json_t *);
 
 /*
  * Every command of the protocol.  start, fstrim, resume, stop and nbdstop
@@ -100,12 +115,12 @@ static const struct command commands[] = {
 	{ "disk-import", &schema_disk_import, cmd_disk_import },
 	{ "query-disk-import", &schema_none, cmd_query_disk_import },
 	{ "bwlimit", &schema_bwlimit, cmd_bwlimit },
-	{ "start", NULL, NULL },
-	{ "fstrim", &schema_none, NULL },
+	{ "start", &schema_start, cmd_start },
+	{ "fstrim", &schema_none, cmd_fstrim },
 	{ "ticket", &schema_ticket, cmd_ticket },
-	{ "resume", &schema_none, NULL },
-	{ "stop", &schema_none, NULL },
-	{ "nbdstop", &schema_none, NULL },
+	{ "resume", &schema_none, cmd_resume },
+	{ "stop", &schema_none, cmd_stop },
+	{ "nbdstop", &schema_none, cmd_nbdstop },
 	{ "unlock", &schema_none, cmd_unlock },
 	{ "quit", &schema_quit, cmd_quit },
 };
@@ -195,6 +210,7 @@ static void
 cmd_end(void)
 {
 	json_decref(current.params);
+	json_decref(current.drives);
 	free(current.drive_opts);
 	memset(&current, 0, sizeof(current));
 }
@@ -211,6 +227,48 @@ volset_clear(struct volset *set)
 	set->count = 0;
 }
 
+static void
+nbd_clear(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < state.nnbd; i++) {
+		free(state.nbd[i].volid);
+		free(state.nbd[i].drivestr);
+	}
+	free(state.nbd);
+	state.nbd = NULL;
+	state.nnbd = 0;
+}
+
+static const struct nbd_volume *
+nbd_find(const char *volid)
+{
+	size_t	 i;
+
+	for (i = 0; i < state.nnbd; i++)
+		if (strcmp(state.nbd[i].volid, volid) == 0)
+			return &state.nbd[i];
+	return NULL;
+}
+
+static void
+nbd_add(const char *volid, const char *drivestr)
+{
+	struct nbd_volume	*list;
+
+	if (nbd_find(volid) != NULL)
+		return;
+	if ((list = reallocarray(state.nbd, state.nnbd + 1,
+	    sizeof(*list))) == NULL)
+		fatal("reallocarray");
+	state.nbd = list;
+	if ((list[state.nnbd].volid = strdup(volid)) == NULL ||
+	    (list[state.nnbd].drivestr = strdup(drivestr)) == NULL)
+		fatal("strdup");
+	state.nnbd++;
+}
+
 /* Start the state of a new migration: nothing allocated, lock "create". */
 void
 cmd_init(uint32_t vmid, cmd_send_fn send)
@@ -218,6 +276,7 @@ cmd_init(uint32_t vmid, cmd_send_fn send)
 	cmd_end();
 	volset_clear(&state.allocated);
 	volset_clear(&state.imported);
+	nbd_clear();
 	memset(&state, 0, sizeof(state));
 	state.vmid = vmid;
 	state.send = send;
@@ -532,6 +591,11 @@ config_prepare(json_t *params, char *msg, size_t msglen)
 		    "cannot read the drives of the config\n");
 		return -1;
 	}
+	if (qemu_config_check(&cfg, msg, msglen) == -1) {
+		vmconfig_free(&cfg);
+		strlcat(msg, "\n", msglen);
+		return -1;
+	}
 	rc = vmconfig_write(&cfg, &text, &len);
 	vmconfig_free(&cfg);
 	if (rc == -1) {
@@ -705,6 +769,7 @@ cmd_disk_done(json_t *result, char *err, size_t errlen)
 		    volid);
 		return 0;
 	}
+	nbd_add(volid, drivestr);
 	cmd_succeed(json_pack("{s:s, s:s}", "drivestr", drivestr, "volid",
 	    volid), "allocated '%s' for %s", volid, current.drive_key);
 	return 0;
@@ -1057,4 +1122,199 @@ cmd_quit(json_t *params)
 	iov.iov_base = &req;
 	iov.iov_len = sizeof(req);
 	cmd_request(IMSG_TUNNEL_QUIT, &iov, 1, cmd_quit_done);
+}
+
+/*
+ * start
+ */
+
+/* Copy an optional string parameter into a fixed field. */
+static void
+start_field(json_t *obj, const char *key, char *dst, size_t dstlen)
+{
+	const char	*v = param_string(obj, key);
+
+	strlcpy(dst, v != NULL ? v : "", dstlen);
+}
+
+/*
+ * Check one entry of migrate_opts.nbd against what disk returned: only
+ * drivestr and volid (and a leftover success), a volume this migration
+ * allocated, the same drive string.  Messages as upstream.
+ */
+static int
+start_nbd_entry(const char *key, json_t *entry, struct tunnel_vm_drive *out,
+    char *msg, size_t msglen)
+{
+	const struct nbd_volume	*nv;
+	const char		*volid, *drivestr, *k;
+	json_t			*v;
+
+	if (!json_is_object(entry) || !is_drive_key(key) ||
+	    strlen(key) >= sizeof(out->key)) {
+		snprintf(msg, msglen, "invalid NBD entry '%s'\n", key);
+		return -1;
+	}
+	json_object_foreach(entry, k, v) {
+		if (strcmp(k, "drivestr") != 0 && strcmp(k, "volid") != 0 &&
+		    strcmp(k, "success") != 0) {
+			snprintf(msg, msglen, "Unknown NBD volume key for "
+			    "'%s': '%s'\n", key, k);
+			return -1;
+		}
+	}
+	volid = param_string(entry, "volid");
+	drivestr = param_string(entry, "drivestr");
+	if (volid == NULL || drivestr == NULL ||
+	    (nv = nbd_find(volid)) == NULL) {
+		snprintf(msg, msglen, "Unknown NBD volume '%s:%s'\n", key,
+		    volid != NULL ? volid : "");
+		return -1;
+	}
+	if (strcmp(nv->drivestr, drivestr) != 0) {
+		snprintf(msg, msglen, "NBD mismatch for '%s': got '%s', "
+		    "expected '%s'\n", key, drivestr, nv->drivestr);
+		return -1;
+	}
+	strlcpy(out->key, key, sizeof(out->key));
+	strlcpy(out->volid, volid, sizeof(out->volid));
+	return 0;
+}
+
+/* Fill req from the validated start parameters; drives kept for reply. */
+static int
+start_prepare(json_t *params, struct tunnel_vm_start *req, char *msg,
+    size_t msglen)
+{
+	json_t		*sp = json_object_get(params, "start_params");
+	json_t		*mo = json_object_get(params, "migrate_opts");
+	json_t		*nbd, *entry;
+	const char	*key;
+	char		 err[CONTROL_MSG_MAX];
+
+	if (schema_validate(&schema_start_params, sp, err, sizeof(err)) ==
+	    -1 || schema_validate(&schema_migrate_opts, mo, err,
+	    sizeof(err)) == -1) {
+		strlcpy(msg, err, msglen);
+		return -1;
+	}
+	memset(req, 0, sizeof(*req));
+	start_field(sp, "forcemachine", req->forcemachine,
+	    sizeof(req->forcemachine));
+	start_field(sp, "forcecpu", req->forcecpu, sizeof(req->forcecpu));
+	start_field(sp, "nets-host-mtu", req->nets_host_mtu,
+	    sizeof(req->nets_host_mtu));
+
+	if ((nbd = json_object_get(mo, "nbd")) == NULL)
+		return 0;
+	json_object_foreach(nbd, key, entry) {
+		if (req->ndrives == NBD_DRIVES_MAX) {
+			snprintf(msg, msglen, "more than %d NBD drives\n",
+			    NBD_DRIVES_MAX);
+			return -1;
+		}
+		if (start_nbd_entry(key, entry, &req->drives[req->ndrives],
+		    msg, msglen) == -1)
+			return -1;
+		req->ndrives++;
+	}
+	return 0;
+}
+
+/* The reply of start, as section 5.3: migrate, and drives with NBD. */
+static json_t *
+start_reply(const struct tunnel_vm_start *req)
+{
+	json_t	*migrate, *drives, *reply;
+	char	 addr[API_PATH_MAX], nbd[API_PATH_MAX], uri[2 * API_PATH_MAX];
+	size_t	 i;
+
+	snprintf(addr, sizeof(addr), "/run/qemu-server/%u.migrate",
+	    state.vmid);
+	snprintf(nbd, sizeof(nbd), "/run/qemu-server/%u_nbd.migrate",
+	    state.vmid);
+	snprintf(uri, sizeof(uri), "unix:%s", addr);
+	migrate = json_pack("{s:s, s:s, s:s}", "proto", "unix", "addr",
+	    addr, "uri", uri);
+	reply = json_pack("{s:o}", "migrate", migrate);
+	if (req->ndrives == 0)
+		return reply;
+
+	json_object_set_new(migrate, "unix_sockets", json_pack("[s]", nbd));
+	drives = json_object();
+	for (i = 0; i < req->ndrives; i++) {
+		snprintf(uri, sizeof(uri), "nbd:unix:%s:exportname=drive-%s",
+		    nbd, req->drives[i].key);
+		json_object_set_new(drives, req->drives[i].key,
+		    json_pack("{s:s, s:s, s:s}", "drivestr",
+		    nbd_find(req->drives[i].volid)->drivestr, "volid",
+		    req->drives[i].volid, "nbd_uri", uri));
+	}
+	json_object_set_new(reply, "drives", drives);
+	return reply;
+}
+
+static int
+cmd_start_done(json_t *result, char *err, size_t errlen)
+{
+	cmd_succeed(json_incref(current.drives), "VM %u started for the "
+	    "incoming migration", state.vmid);
+	return 0;
+}
+
+static void
+cmd_start(json_t *params)
+{
+	struct tunnel_vm_start	*req;
+	struct iovec		 iov;
+	char			 msg[CMD_ERR_MAX];
+
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		fatal("calloc");
+	if (strcmp(state.lock, "migrate") != 0) {
+		cmd_fail("start needs an installed config\n");
+		free(req);
+		return;
+	}
+	if (start_prepare(params, req, msg, sizeof(msg)) == -1) {
+		cmd_fail("%s", msg);
+		free(req);
+		return;
+	}
+	current.drives = start_reply(req);
+	iov.iov_base = req;
+	iov.iov_len = sizeof(*req);
+	cmd_request(IMSG_TUNNEL_VM_START, &iov, 1, cmd_start_done);
+	free(req);
+}
+
+static int
+cmd_vm_done(json_t *result, char *err, size_t errlen)
+{
+	cmd_succeed(NULL, NULL);
+	return 0;
+}
+
+static void
+cmd_resume(json_t *params)
+{
+	cmd_request(IMSG_TUNNEL_VM_RESUME, NULL, 0, cmd_vm_done);
+}
+
+static void
+cmd_stop(json_t *params)
+{
+	cmd_request(IMSG_TUNNEL_VM_STOP, NULL, 0, cmd_vm_done);
+}
+
+static void
+cmd_nbdstop(json_t *params)
+{
+	cmd_request(IMSG_TUNNEL_NBD_STOP, NULL, 0, cmd_vm_done);
+}
+
+static void
+cmd_fstrim(json_t *params)
+{
+	cmd_request(IMSG_TUNNEL_FSTRIM, NULL, 0, cmd_vm_done);
 }

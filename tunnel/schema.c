@@ -558,7 +558,51 @@ static const struct schema_prop quit_props[] = {
 	{ .name = "cleanup", .type = SCHEMA_BOOLEAN, .optional = 1 },
 };
 
+static const struct schema_prop start_props[] = {
+	{ .name = "start_params", .type = SCHEMA_OBJECT },
+	{ .name = "migrate_opts", .type = SCHEMA_OBJECT },
+};
+
+static const char *const statefile_values[] = { "unix", NULL };
+static const char *const migration_types[] = { "websocket", NULL };
+
+/* start_params, closed as upstream since qemu-server 9.2.4. */
+static const struct schema_prop start_params_props[] = {
+	{ .name = "statefile", .type = SCHEMA_STRING, .optional = 1,
+	    .values = statefile_values },
+	{ .name = "forcemachine", .type = SCHEMA_STRING, .optional = 1,
+	    .max_length = FIELD_MAX(struct tunnel_vm_start, forcemachine) },
+	{ .name = "forcecpu", .type = SCHEMA_STRING, .optional = 1,
+	    .max_length = FIELD_MAX(struct tunnel_vm_start, forcecpu) },
+	{ .name = "skiplock", .type = SCHEMA_BOOLEAN, .optional = 1 },
+	{ .name = "nets-host-mtu", .type = SCHEMA_STRING, .optional = 1,
+	    .max_length = FIELD_MAX(struct tunnel_vm_start, nets_host_mtu) },
+};
+
+static const struct schema_prop migrate_opts_props[] = {
+	{ .name = "spice_ticket", .type = SCHEMA_STRING, .optional = 1,
+	    .max_length = 64 },
+	{ .name = "type", .type = SCHEMA_STRING, .values = migration_types },
+	{ .name = "network", .type = SCHEMA_STRING, .optional = 1,
+	    .max_length = 128 },
+	{ .name = "storagemap", .type = SCHEMA_OBJECT, .optional = 1 },
+	{ .name = "migratedfrom", .type = SCHEMA_STRING, .optional = 1,
+	    .max_length = NODE_NAME_MAX },
+	{ .name = "nbd_proto_version", .type = SCHEMA_INTEGER,
+	    .optional = 1, .has_minimum = 1, .minimum = 0 },
+	{ .name = "nbd", .type = SCHEMA_OBJECT, .optional = 1 },
+	{ .name = "remote_node", .type = SCHEMA_STRING, .optional = 1,
+	    .max_length = NODE_NAME_MAX },
+};
+
 const struct schema schema_none = { NULL, 0 };
+const struct schema schema_start = { start_props, NELEM(start_props) };
+const struct schema schema_start_params = {
+	start_params_props, NELEM(start_params_props)
+};
+const struct schema schema_migrate_opts = {
+	migrate_opts_props, NELEM(migrate_opts_props)
+};
 const struct schema schema_config = { config_props, NELEM(config_props) };
 const struct schema schema_disk = { disk_props, NELEM(disk_props) };
 const struct schema schema_disk_import = {

@@ -96,6 +96,9 @@ extern const struct schema	schema_disk_import;
 extern const struct schema	schema_bwlimit;
 extern const struct schema	schema_ticket;
 extern const struct schema	schema_quit;
+extern const struct schema	schema_start;
+extern const struct schema	schema_start_params;
+extern const struct schema	schema_migrate_opts;
 
 int	schema_validate(const struct schema *, json_t *, char *, size_t);
 void	text_excerpt(char *, size_t, const char *, size_t);

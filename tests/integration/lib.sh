@@ -755,3 +755,94 @@ mt_unix_lines()
 	    "$(cat "$MT_DIR/socat.err")"
 	MT_LINES=$(cat "$MT_DIR/socat.out")
 }
+
+#
+# The control websocket of a migration, as a source drives it.  WS_TIMEOUT
+# and REPLY_TIMEOUT (seconds) may be set before use.
+#
+: "${WS_TIMEOUT:=20}"
+: "${REPLY_TIMEOUT:=15}"
+
+# open_tunnel VMID: POST mtunnel for VMID with the test storage; sets
+# UPID, TICKET and SOCKET.
+open_tunnel()
+{
+	local vmid=$1
+
+	mt_post_mtunnel "$vmid" -d "storages=${STORE:-vmstore}" -d bridges=
+	mt_expect 200 "POST mtunnel for $vmid"
+	UPID=$(mt_jq .data.upid)
+	TICKET=$(mt_jq .data.ticket)
+	SOCKET=$(mt_jq .data.socket)
+	[ -n "$UPID" ] && [ -n "$TICKET" ] ||
+	    mt_fail "no upid or ticket in the mtunnel reply: $(cat "$MT_BODY")"
+	[ "$SOCKET" = "/run/qemu-server/$vmid.mtunnel" ] || mt_fail "socket" \
+	    "is '$SOCKET', expected /run/qemu-server/$vmid.mtunnel"
+}
+
+# ctl_open VMID: start wstool in lines mode on the control websocket as
+# a coprocess, so that each request can use values of earlier replies.
+ctl_open()
+{
+	local url
+
+	url=$(mt_ws_url "$1" "$SOCKET" "$TICKET")
+	CTL_ERR=$MT_DIR/ctl.$1.err
+	coproc CTL {
+		exec timeout 50 "$MT_WSTOOL" -C -t "$WS_TIMEOUT" -f "$MT_FP" \
+		    -H "Authorization: $MT_AUTH" "$url" lines 2>"$CTL_ERR"
+	}
+	CTL_IN=${CTL[1]}
+	CTL_OUT=${CTL[0]}
+	mt_bg_track "$CTL_PID"
+}
+
+# ctl_send JSON: send one request line and set REPLY to the reply line.
+ctl_send()
+{
+	printf '%s\n' "$1" >&"$CTL_IN" ||
+	    mt_fail "cannot send $1 to wstool: $(cat "$CTL_ERR")"
+	REPLY=""
+	read -r -t "$REPLY_TIMEOUT" REPLY <&"$CTL_OUT" ||
+	    mt_fail "no reply to $1 within $REPLY_TIMEOUT s;" \
+	    "wstool: $(cat "$CTL_ERR")"
+}
+
+# ctl_ok JSON: send the request; its reply must have success true.
+ctl_ok()
+{
+	ctl_send "$1"
+	[ "$(jq -r .success <<<"$REPLY" 2>/dev/null)" = true ] ||
+	    mt_fail "$1 replied '$REPLY', expected success true"
+}
+
+# reply_field FILTER: FILTER on the last reply, raw output.
+reply_field()
+{
+	jq -r "$1" <<<"$REPLY" 2>/dev/null
+}
+
+# ctl_close: end wstool's input, so that it sends a Close frame, and
+# wait for it to exit with status 0.
+ctl_close()
+{
+	local pid=$CTL_PID rc
+
+	exec {CTL_IN}>&-
+	wait "$pid"
+	rc=$?
+	[ "$rc" = 0 ] || mt_fail "wstool on the control websocket exited" \
+	    "with status $rc: $(cat "$CTL_ERR")"
+}
+
+# le64 N: N as 8 bytes, little-endian, the raw+size stream header.
+le64()
+{
+	local n=$1 i
+
+	for ((i = 0; i < 8; i++)); do
+		# shellcheck disable=SC2059
+		printf "\\x$(printf %02x $(((n >> (8 * i)) & 255)))"
+	done
+}
+

@@ -50,6 +50,7 @@ STUB(int, volume_unlink, (const struct storagecfg *c, uint32_t v,
 STUB(int, firewall_remove, (const char *c, uint32_t v, char *m, size_t l))
 STUB(int, config_remove, (const char *c, uint32_t v, int p, char *m,
     size_t l))
+STUB(int, qemu_kill, (uint32_t v))
 
 static void
 parse_text(const char *text, struct journal *j)
@@ -247,6 +248,12 @@ test_parse_kept_states(void **state)
 	journal_free(&j);
 	parse_text("1 config-created\n2 resumed\n", &j);
 	assert_true(j.resumed);
+	assert_false(j.qemu_started);
+	journal_free(&j);
+	parse_text("1 config-created\n2 qemu-started\n", &j);
+	assert_true(j.qemu_started);
+	assert_false(j.resumed);
+	assert_int_equal(j.nignored, 0);
 	journal_free(&j);
 }
 

@@ -906,35 +906,164 @@ test_schema_errors(void **unused)
 	}
 }
 
-static const char *const refused[] = {
-	"start", "fstrim", "resume", "stop", "nbdstop",
-};
+/* ---- start and the runtime commands ---- */
 
-static void
-test_runtime_commands_refused(void **unused)
+#define DISK_DRIVESTR "tank:200/vm-200-disk-0.raw,cache=writeback," \
+	"discard=on,format=raw,iothread=1,size=32G,ssd=1"
+
+#define START_DISK \
+	"{\"cmd\":\"disk\",\"format\":\"raw\",\"storage\":\"tank\"," \
+	"\"drive\":{\"interface\":\"scsi\",\"index\":0," \
+	"\"size\":34359738368,\"discard\":\"on\",\"iothread\":1," \
+	"\"ssd\":1,\"cache\":\"writeback\"}}"
+#define START_VOLID	"tank:200/vm-200-disk-0.raw"
+#define START_NBD	"/run/qemu-server/200_nbd.migrate"
+
+/* start with nbd entry ENTRY for scsi0 and start_params PARAMS. */
+static const char *
+start_line(const char *params, const char *entry)
 {
-	char	 line[128], msg[128];
-	size_t	 i;
+	static char	 line[2048];
 
-	for (i = 0; i < NELEM(refused); i++) {
-		snprintf(line, sizeof(line), "{\"cmd\":\"%s\"}", refused[i]);
-		snprintf(msg, sizeof(msg), "failed to handle '%s' command - "
-		    "not supported by this mtunneld version\n", refused[i]);
-		assert_failure(exchange(line), msg);
-		assert_int_equal(parent.nrequests, 0);
-	}
-	/* start has no schema yet; its parameters do not matter. */
-	assert_failure(exchange("{\"cmd\":\"start\",\"start_params\":{},"
-	    "\"migrate_opts\":{\"nbd\":{\"scsi0\":{\"success\":1}}}}"),
-	    "failed to handle 'start' command - not supported by this "
-	    "mtunneld version\n");
+	snprintf(line, sizeof(line), "{\"cmd\":\"start\",\"start_params\":"
+	    "%s,\"migrate_opts\":{\"type\":\"websocket\","
+	    "\"nbd_proto_version\":1,\"migratedfrom\":\"src\","
+	    "\"remote_node\":\"dst\",\"spice_ticket\":null,"
+	    "\"network\":null,\"storagemap\":{\"default\":\"tank\"},"
+	    "\"nbd\":{\"scsi0\":%s}}}", params, entry);
+	return line;
 }
 
-/* TODO: test a "success" key inside start's nbd entries once start runs. */
+static const struct answer start_answers[] = {
+	{ IMSG_TUNNEL_DISK_ALLOC, 0, NULL,
+	    "{\"volid\":\"" START_VOLID "\",\"format\":\"raw\"}" },
+	{ IMSG_TUNNEL_CONFIG, 0, NULL, NULL },
+	{ IMSG_TUNNEL_VM_START, 0, NULL, "{\"nbd\":true}" },
+	{ IMSG_TUNNEL_NBD_STOP, 0, NULL, NULL },
+	{ IMSG_TUNNEL_VM_RESUME, 0, NULL, NULL },
+	{ IMSG_TUNNEL_FSTRIM, 0, NULL, NULL },
+};
+
+/* disk and config, as a live migration runs them before start. */
 static void
-test_start_nbd_success_quirk(void **unused)
+start_prepare(void)
 {
-	skip();
+	assert_string_equal(exchange(START_DISK), "{\"drivestr\":\""
+	    DISK_DRIVESTR "\",\"volid\":\"" START_VOLID "\","
+	    "\"success\":true}");
+	assert_string_equal(exchange(config_line("memory: 512\nscsi0: "
+	    DISK_DRIVESTR "\n", NULL)), "{\"success\":true}");
+}
+
+/*
+ * The live sequence: start forwards start_params and the checked drives
+ * and replies as section 5.3, with a leftover "success" in the nbd entry
+ * accepted; then nbdstop, resume and fstrim go to the parent.
+ */
+static void
+test_start_live_sequence(void **unused)
+{
+	const struct tunnel_vm_start	*req;
+
+	EXPECT(start_answers);
+	start_prepare();
+	assert_string_equal(exchange(start_line("{\"statefile\":\"unix\","
+	    "\"forcemachine\":\"pc-i440fx-7.2+pve0\",\"forcecpu\":null,"
+	    "\"skiplock\":1,\"nets-host-mtu\":\"net0=1500\"}",
+	    "{\"drivestr\":\"" DISK_DRIVESTR "\",\"volid\":\"" START_VOLID
+	    "\",\"success\":1}")),
+	    "{\"migrate\":{\"proto\":\"unix\",\"addr\":"
+	    "\"/run/qemu-server/200.migrate\",\"uri\":"
+	    "\"unix:/run/qemu-server/200.migrate\",\"unix_sockets\":"
+	    "[\"" START_NBD "\"]},\"drives\":{\"scsi0\":{\"drivestr\":\""
+	    DISK_DRIVESTR "\",\"volid\":\"" START_VOLID "\",\"nbd_uri\":"
+	    "\"nbd:unix:" START_NBD ":exportname=drive-scsi0\"}},"
+	    "\"success\":true}");
+	req = last_request(IMSG_TUNNEL_VM_START, sizeof(*req));
+	assert_string_equal(req->forcemachine, "pc-i440fx-7.2+pve0");
+	assert_string_equal(req->forcecpu, "");
+	assert_string_equal(req->nets_host_mtu, "net0=1500");
+	assert_int_equal(req->ndrives, 1);
+	assert_string_equal(req->drives[0].key, "scsi0");
+	assert_string_equal(req->drives[0].volid, START_VOLID);
+
+	assert_string_equal(exchange("{\"cmd\":\"nbdstop\"}"),
+	    "{\"success\":true}");
+	last_request(IMSG_TUNNEL_NBD_STOP, 0);
+	assert_string_equal(exchange("{\"cmd\":\"resume\"}"),
+	    "{\"success\":true}");
+	last_request(IMSG_TUNNEL_VM_RESUME, 0);
+	assert_string_equal(exchange("{\"cmd\":\"fstrim\"}"),
+	    "{\"success\":true}");
+	last_request(IMSG_TUNNEL_FSTRIM, 0);
+	assert_all_answered();
+}
+
+struct start_case {
+	const char	*params;
+	const char	*entry;
+	const char	*msg;		/* a prefix */
+};
+
+static const struct start_case start_cases[] = {
+	{ "{\"bogus\":1}", "{}", "failed to handle 'start' command - 400 "
+	    "Parameter verification failed.\nbogus: property is not "
+	    "defined" },
+	{ "{\"statefile\":\"tcp\"}", "{}", "failed to handle 'start' "
+	    "command - 400 Parameter verification failed.\nstatefile: " },
+	{ "{}", "{\"volid\":\"tank:200/vm-200-disk-9.raw\","
+	    "\"drivestr\":\"x\"}", "failed to handle 'start' command - "
+	    "Unknown NBD volume 'scsi0:tank:200/vm-200-disk-9.raw'\n" },
+	{ "{}", "{\"volid\":\"" START_VOLID "\",\"drivestr\":\"" START_VOLID
+	    ",size=1G\"}", "failed to handle 'start' command - NBD mismatch "
+	    "for 'scsi0'" },
+	{ "{}", "{\"volid\":\"" START_VOLID "\",\"drivestr\":\""
+	    DISK_DRIVESTR "\",\"extra\":1}", "failed to handle 'start' "
+	    "command - Unknown NBD volume key for 'scsi0'" },
+	{ "{}", "{\"drivestr\":\"" DISK_DRIVESTR "\"}", "failed to handle "
+	    "'start' command - Unknown NBD volume 'scsi0:'\n" },
+	{ "{}", "\"tank\"", "failed to handle 'start' command - invalid "
+	    "NBD entry 'scsi0'\n" },
+};
+
+/* Bad start parameters and NBD entries never reach the parent. */
+static void
+test_start_rejects(void **unused)
+{
+	size_t	 i, before;
+
+	expect_answers(start_answers, 2);
+	start_prepare();
+	for (i = 0; i < NELEM(start_cases); i++) {
+		before = parent.nrequests;
+		assert_failure_prefix(exchange(start_line(
+		    start_cases[i].params, start_cases[i].entry)),
+		    start_cases[i].msg);
+		/* At most the lock check went out. */
+		assert_true(parent.nrequests <= before + 1);
+	}
+	assert_failure_prefix(exchange("{\"cmd\":\"start\","
+	    "\"start_params\":{},\"migrate_opts\":{\"type\":\"tcp\"}}"),
+	    "failed to handle 'start' command - 400 Parameter verification "
+	    "failed.\ntype: ");
+	assert_all_answered();
+}
+
+/* start needs the config; the parent's errors reach the source. */
+static void
+test_start_needs_config(void **unused)
+{
+	static const struct answer stopped[] = {
+		{ IMSG_TUNNEL_VM_STOP, ESRCH, "VM 200 not running\n", NULL },
+	};
+
+	assert_failure(exchange(start_line("{}", "{}")), "failed to handle "
+	    "'start' command - start needs an installed config\n");
+	EXPECT(stopped);
+	assert_failure(exchange("{\"cmd\":\"stop\"}"), "failed to handle "
+	    "'stop' command - VM 200 not running\n");
+	last_request(IMSG_TUNNEL_VM_STOP, 0);
+	assert_all_answered();
 }
 
 /* ---- quirks ---- */
@@ -1281,8 +1410,6 @@ static const struct answer disk_answers[] = {
 	{ IMSG_TUNNEL_CONFIG, 0, NULL, NULL },
 };
 
-#define DISK_DRIVESTR "tank:200/vm-200-disk-0.raw,cache=writeback," \
-	"discard=on,format=raw,iothread=1,size=32G,ssd=1"
 
 static void
 test_disk_allocates(void **unused)
@@ -1428,6 +1555,7 @@ static const struct config_case config_cases[] = {
 	{ "memory: 512\nhostpci0: 0000:01:00.0\n", "" },
 	{ "memory: 512\nmemory: 1024\n", "" },
 	{ "memory: lots\n", "" },
+	{ "memory: 512\nvga: qxl\n", "unsupported value 'qxl' for 'vga'" },
 };
 
 /* Volume checks and strict parsing, with nothing sent to the parent. */
@@ -1959,8 +2087,9 @@ main(void)
 		T(test_unknown_long_name_cut),
 		T(test_exit_mode),
 		T(test_schema_errors),
-		T(test_runtime_commands_refused),
-		T(test_start_nbd_success_quirk),
+		T(test_start_live_sequence),
+		T(test_start_needs_config),
+		T(test_start_rejects),
 		T(test_quirk_booleans),
 		T(test_quirk_bwlimit),
 		T(test_quit_cleanup_forms),
