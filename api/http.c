@@ -848,7 +848,8 @@ http_begin(struct conn *c)
 	    API_AUTH_OK) {
 		http_log_rejection(c, 401, why);
 		audit_emit("auth-failure", 0, json_pack("{s:s, s:s, s:s}",
-		    "token", auth.tokenid, "address", c->remote, "reason", why));
+		    "token", auth.tokenid, "address", c->remote, "reason",
+		    why));
 		txn->state = TXN_DELAY;
 		txn->status = 401;
 		strlcpy(txn->reason, ar == API_AUTH_NONE ? "No ticket" :

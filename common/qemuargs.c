@@ -61,7 +61,7 @@ struct gen {
 	char			 vga[16];	/* vga type, "std" default */
 	struct bootdev		 boot[BOOTDEV_MAX];
 	size_t			 nboot;
-	int			 scsictl[5];	/* lsi/virtio-scsi-pci emitted */
+	int			 scsictl[5];	/* lsi, virtio-scsi-pci done */
 	int			 ahci;		/* ahci0 emitted */
 };
 
@@ -1563,7 +1563,8 @@ emit_net(struct gen *g, unsigned index, const char *name)
 {
 	struct net		 n;
 	enum qemu_netdev	 backend;
-	char			 key[8], buf[512], num[16], perr[VMCONFIG_ERR_MAX];
+	char			 key[8], buf[512], num[16];
+	char			 perr[VMCONFIG_ERR_MAX];
 	const char		*v;
 	int			 mtu, bi;
 

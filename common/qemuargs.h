@@ -44,9 +44,9 @@ struct qemu_opts {
 	uint32_t	 vmid;
 	const char	*forcemachine;	/* start_params, or NULL */
 	const char	*forcecpu;	/* start_params, or NULL */
-	const char	*nets_host_mtu;	/* start_params, "net0=1500,...", or NULL */
-	const char	*vmdir;		/* <rundir>/<vmid>: qmp, qga, serialN, vnc */
-	const char	*incoming;	/* "unix:<path>", or NULL for a plain start */
+	const char	*nets_host_mtu;	/* "net0=1500,...", or NULL */
+	const char	*vmdir;		/* <rundir>/<vmid>: qmp, qga, vnc */
+	const char	*incoming;	/* "unix:<path>", NULL: plain start */
 	const char	*runas;		/* -runas user, or NULL */
 	int		 sandbox;	/* add -sandbox on,... */
 

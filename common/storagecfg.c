@@ -2022,7 +2022,7 @@ storage_volume_path(const struct storagecfg *cfg, const char *volid,
 	const struct storage	*s;
 	struct image_volname	 iv;
 	char			 id[STORAGE_ID_MAX + 1];
-	char			 volname[STORAGE_ID_MAX + VOLNAME_FILE_MAX + 16];
+	char			 volname[VOLNAME_FILE_MAX + 2 * STORAGE_ID_MAX];
 	char			 why[256];
 
 	if (parse_volid(volid, id, sizeof(id), volname, sizeof(volname)) ==

@@ -46,7 +46,7 @@
 struct vm_ctx {
 	const struct mtunneld_conf	*conf;
 	uint32_t			 vmid;
-	const char			*incoming;	/* socket path or NULL */
+	const char			*incoming;	/* socket, or NULL */
 	char				 vmdir[CONF_PATH_MAX + 16];
 	struct storagecfg		 storages;
 	int				 storages_loaded;

@@ -131,7 +131,7 @@ struct journal {
 	int			 firewall_written;
 	int			 unlocked;	/* lock removed: VM migrated */
 	int			 resumed;	/* the VM runs: keep it */
-	int			 qemu_started;	/* an incoming QEMU was started */
+	int			 qemu_started;	/* an incoming QEMU ran */
 	struct journal_volume	*volumes;	/* one entry per volid */
 	size_t			 nvolumes;
 	size_t			 nrecords;	/* lines read */

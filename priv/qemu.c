@@ -11,9 +11,10 @@
  *
  * Workers: every QMP conversation blocks, so it runs in a short-lived
  * child of priv (it inherits priv's seccomp filter), which reports one
- * struct vmop_report through a pipe.  priv's event loop never waits on
- * QEMU.  One operation runs per VMID at a time; the tunnel sends one
- * request at a time anyway.
+ * struct vmop_report through a pipe, so priv's event loop never waits for
+ * QMP.  It waits only after a SIGKILL, up to 5 s, for QEMU to exit.  One
+ * operation runs per VMID at a time, as the tunnel sends one request at a
+ * time anyway.
  *
  * QEMU outlives mtunneld: its first process is in a session of its own
  * (the spawner's setsid) and the daemon is reparented to init.  At start,
@@ -454,8 +455,8 @@ worker_main(struct vmop *op, pid_t parent, int reportfd)
 		_exit(1);
 	priv_child_close_fds();
 	/*
-	 * The channel's descriptor is closed and its number may now be a
-	 * QMP socket, so log records go to standard error; what matters
+	 * The channel's descriptor is closed, and its number may now be a
+	 * QMP socket.  So log records go to standard error, and the result
 	 * goes back in the report.
 	 */
 	log_to_channel(NULL);
@@ -528,7 +529,7 @@ vmop_reply(struct vmop *op, int error, const char *msg, json_t *fields)
 	vmop_free(op);
 }
 
-/* The worker has reported or gone: reap it and answer the request. */
+/* Reap the worker once it has reported or ended, and reply. */
 static void
 vmop_worker_ended(struct vmop *op)
 {
@@ -595,7 +596,7 @@ vmop_read_report(int fd, short revents, void *arg)
 	vmop_worker_ended(op);
 }
 
-/* Fork the worker of op; on failure op is answered and freed. */
+/* Fork the worker of op.  On failure, reply to op and free it. */
 static void
 vmop_fork(struct vmop *op)
 {
@@ -744,7 +745,7 @@ start_taps(const struct vmconfig *cfg, struct start_ctx *ctx)
 	return 0;
 }
 
-/* Each NBD drive holds the volume this migration allocated for it. */
+/* Check that each NBD drive uses the volume this migration allocated. */
 static int
 start_check_drives(const struct vmconfig *cfg, const struct journal *j,
     const struct tunnel_vm_start *st, char *msg, size_t msglen)
@@ -824,7 +825,7 @@ start_spawned(void *arg, int error, int status, const char *out, size_t len)
 	size_t		 n;
 
 	if (error != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		/* QEMU's first line says what it refused. */
+		/* QEMU's first output line names the error. */
 		n = strcspn(out, "\n");
 		snprintf(msg, sizeof(msg), "QEMU did not start: %.*s\n",
 		    (int)(n < 200 ? n : 200), len > 0 ? out :

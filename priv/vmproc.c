@@ -3,8 +3,8 @@
  * VM's root-only directory <rundir>/<vmid>/: "pid" (written by QEMU as
  * root before it drops privileges), "qmp", "qga", "vnc" and "serialN".
  * Used by cleanup to stop an incoming VM, and by the runtime to tell
- * whether a VM runs.  A pid is trusted only while /proc says the process
- * is QEMU with this VM's directory on its command line, so a pid reused
+ * whether a VM runs.  A pid is trusted only while /proc shows that process
+ * with this VM's directory on its command line, so a pid reused
  * by another process is never signalled.
  */
 
@@ -33,7 +33,7 @@
 #define VMPROC_POLL_MS		20
 #define VMPROC_NICS_MAX		32	/* net0 to net31 */
 
-/* What the local QEMU offers; filled by qemu_probe() in qemu.c. */
+/* The local QEMU's version and machine types, from qemu_probe(). */
 struct qemu_host	 qemu_host_caps;
 int			 qemu_host_probed;	/* 2: version and machines */
 
@@ -208,9 +208,9 @@ qemu_remove_taps(uint32_t vmid)
 }
 
 /*
- * The config command's check of a pinned machine type against the local
- * QEMU.  Before QEMU has answered, nothing is refused here; start checks
- * again.  Returns 0, or -1 with a message.
+ * Check a config's pinned machine type against the local QEMU, for the
+ * config command.  Until the probe of QEMU has finished, this accepts everything,
+ * and start checks again.  Returns 0, or -1 with a message.
  */
 int
 qemu_check_config(uint32_t vmid, const char *text, size_t len, char *msg,
