@@ -275,6 +275,9 @@ install: mtunneld mtunnelctl mtunnel-migrate
 	install -m 0755 mtunnel-migrate $(DESTDIR)$(SBINDIR)/mtunnel-migrate
 	install -m 0644 docs/mtunneld.8 $(DESTDIR)$(MANDIR)/man8/mtunneld.8
 	install -m 0644 docs/mtunnelctl.8 $(DESTDIR)$(MANDIR)/man8/mtunnelctl.8
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 docs/mtunnel-migrate.1 \
+	    $(DESTDIR)$(MANDIR)/man1/mtunnel-migrate.1
 	install -m 0644 docs/mtunneld.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man5/mtunneld.conf.5
 	@if [ -z "$(DESTDIR)" ]; then scripts/create-users; fi
