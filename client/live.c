@@ -59,6 +59,7 @@ struct live {
 	char			 nbd_local[PATH_MAX];
 	char			 mem_remote[256];
 	char			 nbd_remote[256];
+	char			 machine[64];	/* forcemachine */
 	char			 nbd_uri[VOLUMES_MAX][512];
 	double			 mem_limit;	/* KiB/s, 0 for none */
 	int			 started;	/* target QEMU runs */
@@ -277,7 +278,7 @@ static json_t *
 start_request(struct live *l)
 {
 	struct migration	*m = l->m;
-	json_t			*nbd = json_object();
+	json_t			*nbd = json_object(), *req;
 	char			 host[256];
 	size_t			 i;
 
@@ -291,15 +292,44 @@ start_request(struct live *l)
 	}
 	if (gethostname(host, sizeof(host)) == -1 || !valid_node_name(host))
 		strlcpy(host, "localhost", sizeof(host));
-	/*
-	 * NOTE: forcemachine is not sent, so the target uses its default
-	 * machine type; that only matches when both run the same QEMU.
-	 */
-	return json_pack("{s:s,s:{s:s,s:b},s:{s:s,s:i,s:o,s:s,s:s}}",
+	req = json_pack("{s:s,s:{s:s,s:b},s:{s:s,s:i,s:o,s:s,s:s}}",
 	    "cmd", "start",
 	    "start_params", "statefile", "unix", "skiplock", 1,
 	    "migrate_opts", "type", "websocket", "nbd_proto_version", 1,
 	    "nbd", nbd, "migratedfrom", host, "remote_node", m->node);
+	if (req != NULL && l->machine[0] != '\0')
+		json_object_set_new(json_object_get(req, "start_params"),
+		    "forcemachine", json_string(l->machine));
+	return req;
+}
+
+/*
+ * The machine type the source VM runs, as Proxmox VE sends it in
+ * forcemachine: the QOM type without "-machine", plus "+pve0".
+ */
+static int
+running_machine(struct live *l, char *err, size_t errlen)
+{
+	json_t		*type = NULL;
+	const char	*s;
+	size_t		 len;
+
+	if (qmp_call(l, "qom-get", json_pack("{s:s, s:s}", "path",
+	    "/machine", "property", "type"), &type, err, errlen) == -1)
+		return -1;
+	s = json_string_value(type);
+	len = s != NULL ? strlen(s) : 0;
+	if (len <= 8 || strcmp(s + len - 8, "-machine") != 0 ||
+	    len - 8 + 6 >= sizeof(l->machine)) {
+		snprintf(err, errlen, "source QEMU runs an unexpected machine "
+		    "type '%s'", s != NULL ? s : "?");
+		json_decref(type);
+		return -1;
+	}
+	snprintf(l->machine, sizeof(l->machine), "%.*s+pve0",
+	    (int)(len - 8), s);
+	json_decref(type);
+	return 0;
 }
 
 /* "nbd:unix:<remote>:exportname=X" with the local listener's path. */
@@ -371,6 +401,8 @@ start_target(struct live *l, char *err, size_t errlen)
 	json_t	*reply;
 	int	 rv;
 
+	if (running_machine(l, err, errlen) == -1)
+		return -1;
 	if (command(l->m, start_request(l), T_START, &reply, err, errlen) ==
 	    -1)
 		return -1;

@@ -509,6 +509,59 @@ set_links_down(struct vm_ctx *ctx)
 	return rc;
 }
 
+struct grant {
+	struct vm_ctx	*ctx;
+	gid_t		 gid;
+	int		 failed;
+};
+
+/*
+ * Give the QEMU user's group write access to one volume of the VM: QEMU
+ * opens its images as root, but reopens one as the QEMU user after
+ * -runas (a failed drive-mirror, an incoming migration), and aborts
+ * when it cannot.
+ */
+static int
+grant_volume(const char *key, const struct drive *d, void *arg)
+{
+	struct grant	*g = arg;
+	const char	*volid = drive_volid(d);
+	char		 path[VM_PATH_MAX + 256], fmt[16], err[256];
+
+	if (volid == NULL || d->bus == DRIVE_UNUSED)
+		return 0;
+	if (vm_volume_path(g->ctx, volid, path, sizeof(path), fmt,
+	    sizeof(fmt), err, sizeof(err)) == -1)
+		return 0;	/* build_argv has reported it */
+	if (chown(path, 0, g->gid) == -1 || chmod(path, 0660) == -1) {
+		fprintf(stderr, "mtunnelctl: VM %u: %s: cannot give the QEMU "
+		    "user access to %s: %s\n", g->ctx->vmid, key, path,
+		    strerror(errno));
+		g->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+grant_volumes(struct vm_ctx *ctx, const struct vmconfig *cfg)
+{
+	struct grant	 g;
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(ctx->conf->qemu_user)) == NULL) {
+		fprintf(stderr, "mtunnelctl: QEMU user '%s' not found; run "
+		    "scripts/create-users\n", ctx->conf->qemu_user);
+		return -1;
+	}
+	g.ctx = ctx;
+	g.gid = pw->pw_gid;
+	g.failed = 0;
+	if (vmconfig_foreach_drive(cfg, grant_volume, &g) != 0 || g.failed)
+		return -1;
+	return 0;
+}
+
 /*
  * Run QEMU and wait for its daemonizing parent: exit status 0 means the
  * VM is set up and QEMU runs in the background.
@@ -537,7 +590,7 @@ cmd_start(struct vm_ctx *ctx)
 		return 1;
 	}
 	timeout_s = (int)qemu_start_timeout(&cfg);
-	rc = create_taps(ctx, &cfg);
+	rc = grant_volumes(ctx, &cfg) == -1 ? -1 : create_taps(ctx, &cfg);
 	vmconfig_free(&cfg);
 	if (rc == -1 || (pid = fork()) == -1) {
 		if (rc == 0)
