@@ -345,21 +345,60 @@ cmd_qemu_cmdline(struct vm_ctx *ctx)
 	return 0;
 }
 
-/* The pid in <vmdir>/pid if that process still runs, else 0. */
+/*
+ * Whether pid is a QEMU of this VM: it runs as the QEMU user and its
+ * arguments hold "-pidfile" followed by exactly pidfile.  QEMU keeps
+ * its pid file open and can write any pid there.
+ */
+static int
+is_vm_qemu(const struct vm_ctx *ctx, long pid, const char *pidfile)
+{
+	struct passwd	*pw;
+	char		 path[64], *text, *arg, *end, *uid;
+	size_t		 len;
+	int		 found = 0;
+
+	if ((pw = getpwnam(ctx->conf->qemu_user)) == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((text = read_file(path, 4096, &len)) == NULL)
+		return 0;
+	uid = strstr(text, "\nUid:\t");
+	found = uid != NULL && strtol(uid + 6, NULL, 10) == (long)pw->pw_uid;
+	free(text);
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if (!found || (text = read_file(path, 64 * 1024, &len)) == NULL)
+		return 0;
+	found = 0;
+	end = text + len;
+	for (arg = text; !found && arg < end; arg += strlen(arg) + 1)
+		found = strcmp(arg, "-pidfile") == 0 &&
+		    arg + strlen(arg) + 1 < end &&
+		    strcmp(arg + strlen(arg) + 1, pidfile) == 0;
+	free(text);
+	return found;
+}
+
+/*
+ * The pid of this VM's QEMU if it still runs, else 0: from qemu.pid,
+ * which mtunneld writes at start, else from QEMU's own pid file.
+ */
 static pid_t
 running_pid(const struct vm_ctx *ctx)
 {
-	char	 path[VM_PATH_MAX], *text;
+	char	 own[VM_PATH_MAX], path[VM_PATH_MAX], *text;
 	size_t	 len;
 	long	 pid;
 
+	snprintf(own, sizeof(own), "%s/qemu.pid", ctx->vmdir);
 	snprintf(path, sizeof(path), "%s/pid", ctx->vmdir);
-	if ((text = read_file(path, 32, &len)) == NULL)
+	if ((text = read_file(own, 32, &len)) == NULL &&
+	    (text = read_file(path, 32, &len)) == NULL)
 		return 0;
 	pid = strtol(text, NULL, 10);
 	free(text);
 	if (pid <= 1 || pid > INT_MAX || (kill((pid_t)pid, 0) == -1 &&
-	    errno == ESRCH))
+	    errno == ESRCH) || !is_vm_qemu(ctx, pid, path))
 		return 0;
 	return (pid_t)pid;
 }
@@ -678,6 +717,8 @@ cmd_stop(struct vm_ctx *ctx)
 		}
 	}
 	snprintf(path, sizeof(path), "%s/pid", ctx->vmdir);
+	(void)unlink(path);
+	snprintf(path, sizeof(path), "%s/qemu.pid", ctx->vmdir);
 	(void)unlink(path);
 	remove_taps(ctx, 1);
 	printf("VM %u stopped\n", ctx->vmid);

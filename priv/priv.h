@@ -172,6 +172,7 @@ void	priv_vm_start(const struct imsg *);
 void	priv_vm_op(const struct imsg *);
 int	qemu_kill(uint32_t);
 int	qemu_running(uint32_t, pid_t *);
+int	qemu_record_pid(uint32_t);
 void	qemu_remove_files(uint32_t);
 void	qemu_remove_taps(uint32_t);
 

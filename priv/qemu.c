@@ -60,6 +60,8 @@
 #define NBD_STOP_MS		25000	/* as upstream since 2023-09 */
 #define QUIT_WAIT_MS		10000	/* QMP quit, then SIGKILL */
 #define FSTRIM_MS		(600 * 1000)
+#define AGENT_CONNECT_MS	10000	/* the guest agent accepts */
+#define RESUME_WAIT_MS		25000	/* the stream ends; source waits 30 */
 #define NBD_FDNAME		"nbd-listener"
 
 enum vmop_kind {
@@ -352,15 +354,44 @@ done:
 	return rv;
 }
 
+/*
+ * The run state of the VM, waiting while it still loads an incoming
+ * migration: a cont then would only mark it to run once the stream
+ * ends, and the source would take that for a running target.  Returns
+ * the status object, or NULL with err set.
+ */
+static json_t *
+worker_status_settled(struct qmp *q, char *err, size_t errlen)
+{
+	json_t		*status;
+	const char	*s;
+	int		 waited;
+
+	for (waited = 0;; waited += 100) {
+		if (qmp_command(q, "query-status", NULL, -1, &status,
+		    QMP_COMMAND_MS, err, errlen) == -1)
+			return NULL;
+		s = json_string_value(json_object_get(status, "status"));
+		if (s == NULL || strcmp(s, "inmigrate") != 0)
+			return status;
+		json_decref(status);
+		if (waited >= RESUME_WAIT_MS) {
+			snprintf(err, errlen, "the incoming migration has not "
+			    "ended after %d s", RESUME_WAIT_MS / 1000);
+			return NULL;
+		}
+		poll(NULL, 0, 100);
+	}
+}
+
 static int
 worker_resume(struct vmop *op, struct qmp *q, char *err, size_t errlen)
 {
-	json_t		*status = NULL;
+	json_t		*status;
 	const char	*s;
 	int		 rv;
 
-	if (qmp_command(q, "query-status", NULL, -1, &status, QMP_COMMAND_MS,
-	    err, errlen) == -1)
+	if ((status = worker_status_settled(q, err, errlen)) == NULL)
 		return -1;
 	s = json_string_value(json_object_get(status, "status"));
 	if (s != NULL && strcmp(s, "running") == 0)
@@ -375,7 +406,11 @@ worker_resume(struct vmop *op, struct qmp *q, char *err, size_t errlen)
 	return rv;
 }
 
-/* QMP quit, then SIGKILL once QUIT_WAIT_MS have passed. */
+/*
+ * QMP quit, and wait QUIT_WAIT_MS for QEMU to end.  Returns 1 when it
+ * still runs: priv then kills it, because only priv writes the audit
+ * log.
+ */
 static int
 worker_stop(struct vmop *op, struct qmp *q, char *err, size_t errlen)
 {
@@ -392,9 +427,29 @@ worker_stop(struct vmop *op, struct qmp *q, char *err, size_t errlen)
 			return 0;
 		poll(NULL, 0, 50);
 	}
-	if (qemu_kill(op->vmid) == -1) {
-		snprintf(err, errlen, "QEMU pid %ld does not end", (long)pid);
-		return -1;
+	return 1;
+}
+
+/*
+ * Connect the non-blocking fd to the guest agent's socket.  A full
+ * backlog makes connect fail with EAGAIN on a UNIX socket, so this
+ * retries for at most AGENT_CONNECT_MS instead of blocking for as long
+ * as QEMU does not accept.
+ */
+static int
+agent_connect(int fd, const struct sockaddr_un *sun)
+{
+	int	 waited;
+
+	for (waited = 0; connect(fd, (const struct sockaddr *)sun,
+	    sizeof(*sun)) == -1; waited += 100) {
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (waited >= AGENT_CONNECT_MS) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		poll(NULL, 0, 100);
 	}
 	return 0;
 }
@@ -421,8 +476,8 @@ worker_fstrim(struct vmop *op, char *out, size_t outlen)
 		strlcpy(out, "fstrim failed: socket path too long", outlen);
 		return;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1 || agent_connect(fd, &sun) == -1 ||
 	    write(fd, cmd, sizeof(cmd) - 1) != (ssize_t)sizeof(cmd) - 1) {
 		msgf(out, outlen, "fstrim failed: guest agent: %s",
 		    strerror(errno));
@@ -497,6 +552,8 @@ worker_main(struct vmop *op, pid_t parent, int reportfd)
 		qmp_close(q);
 	if (rv == -1)
 		report_write(reportfd, EIO, "%s\n", err);
+	else if (rv == 1)
+		report_write(reportfd, ETIMEDOUT, "QEMU did not quit\n");
 	else
 		report_write(reportfd, 0, NULL);
 	_exit(rv == -1);
@@ -549,6 +606,13 @@ vmop_worker_ended(struct vmop *op)
 	if (op->kind == VMOP_START && op->report.error != 0) {
 		/* A half-started VM is of no use: stop it now. */
 		(void)qemu_kill(op->vmid);
+	}
+	if (op->kind == VMOP_STOP && op->report.error == ETIMEDOUT) {
+		if (qemu_kill(op->vmid) == 0)
+			op->report.error = 0;
+		else
+			snprintf(op->report.msg, sizeof(op->report.msg),
+			    "QEMU does not end after SIGKILL\n");
 	}
 	if (op->kind == VMOP_FSTRIM)
 		log_info("vmid %u: %s", op->vmid, op->report.msg);
@@ -832,6 +896,12 @@ start_spawned(void *arg, int error, int status, const char *out, size_t len)
 		    error ? strerror(error) : "no output");
 		(void)qemu_kill(op->vmid);
 		vmop_reply(op, EIO, msg, NULL);
+		return;
+	}
+	if (qemu_record_pid(op->vmid) == -1) {
+		(void)qemu_kill(op->vmid);
+		vmop_reply(op, EIO, "QEMU wrote no pid file of this VM\n",
+		    NULL);
 		return;
 	}
 	log_info("vmid %u: QEMU started", op->vmid);

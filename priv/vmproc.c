@@ -38,13 +38,13 @@ struct qemu_host	 qemu_host_caps;
 int			 qemu_host_probed;	/* 2: version and machines */
 
 static const char *const qemu_files[] = {
-	"pid", "qmp", "qga", "vnc", "serial0", "serial1", "serial2",
-	"serial3",
+	"pid", "qemu.pid", "qmp", "qga", "vnc", "serial0", "serial1",
+	"serial2", "serial3",
 };
 
-/* Read the decimal pid in <vmdir>/pid.  Returns it, or 0. */
+/* Read the decimal pid in <vmdir>/<name>.  Returns it, or 0. */
 static pid_t
-vmproc_pidfile(int dfd)
+vmproc_pidfile(int dfd, const char *name)
 {
 	char		 buf[32];
 	ssize_t		 n;
@@ -52,7 +52,7 @@ vmproc_pidfile(int dfd)
 	char		*end;
 	int		 fd;
 
-	if ((fd = openat(dfd, "pid", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
 	    -1)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -68,15 +68,45 @@ vmproc_pidfile(int dfd)
 	return (pid_t)v;
 }
 
-/* Whether pid's command line names vmdir, as our QEMU's does. */
+/* The real uid of pid from /proc/PID/status, or -1. */
+static long
+vmproc_uid(pid_t pid)
+{
+	char	 path[64], buf[2048], *line;
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((line = strstr(buf, "\nUid:\t")) == NULL)
+		return -1;
+	return strtol(line + 6, NULL, 10);
+}
+
+/*
+ * Whether pid is the QEMU of vmdir: it runs as the QEMU user (-runas has
+ * dropped root by the time the pid file is written) and its arguments
+ * hold "-pidfile" followed by exactly <vmdir>pid.  QEMU keeps its pid
+ * file open, so a compromised QEMU can write any pid there, and a
+ * substring match would let it point priv at a root process whose
+ * command line names the directory.
+ */
 static int
 vmproc_is_ours(pid_t pid, const char *vmdir)
 {
-	char		 path[64], *buf;
-	ssize_t		 n, i;
+	char		 path[64], want[PATH_MAX_PRIV + 4], *buf, *arg, *end;
+	ssize_t		 n;
 	int		 fd, found = 0;
-	size_t		 len = strlen(vmdir);
 
+	if (vmproc_uid(pid) != (long)priv_config()->uid)
+		return 0;
+	snprintf(want, sizeof(want), "%spid", vmdir);
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
@@ -86,12 +116,13 @@ vmproc_is_ours(pid_t pid, const char *vmdir)
 	}
 	n = read(fd, buf, VMPROC_CMDLINE_MAX);
 	close(fd);
-	for (i = 0; n > 0 && i < n; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
 	if (n > 0) {
 		buf[n] = '\0';
-		found = len > 0 && strstr(buf, vmdir) != NULL;
+		end = buf + n;
+		for (arg = buf; !found && arg < end; arg += strlen(arg) + 1)
+			found = strcmp(arg, "-pidfile") == 0 &&
+			    arg + strlen(arg) + 1 < end &&
+			    strcmp(arg + strlen(arg) + 1, want) == 0;
 	}
 	free(buf);
 	return found;
@@ -116,7 +147,12 @@ qemu_running(uint32_t vmid, pid_t *pidp)
 	if ((dfd = sock_open_dir(priv_config()->rundir, vmid, 0, msg,
 	    sizeof(msg))) == -1)
 		return 0;
-	pid = vmproc_pidfile(dfd);
+	/*
+	 * QEMU keeps its own pid file open and can rewrite it, so priv's
+	 * copy from start wins; QEMU's file serves VMs started otherwise.
+	 */
+	if ((pid = vmproc_pidfile(dfd, "qemu.pid")) == 0)
+		pid = vmproc_pidfile(dfd, "pid");
 	close(dfd);
 	vmproc_dir(vmid, vmdir, sizeof(vmdir));
 	if (pid == 0 || kill(pid, 0) == -1 || !vmproc_is_ours(pid, vmdir))
@@ -124,6 +160,36 @@ qemu_running(uint32_t vmid, pid_t *pidp)
 	if (pidp != NULL)
 		*pidp = pid;
 	return 1;
+}
+
+/*
+ * Copy the pid of a QEMU that start has just run into <vmdir>/qemu.pid,
+ * a file QEMU holds no descriptor of.  Returns 0, or -1 when QEMU wrote
+ * no pid file of a QEMU of vmid.
+ */
+int
+qemu_record_pid(uint32_t vmid)
+{
+	char	 vmdir[PATH_MAX_PRIV], msg[PRIV_MSG_MAX], text[32];
+	pid_t	 pid;
+	int	 dfd, fd, len, rv = -1;
+
+	if ((dfd = sock_open_dir(priv_config()->rundir, vmid, 0, msg,
+	    sizeof(msg))) == -1)
+		return -1;
+	vmproc_dir(vmid, vmdir, sizeof(vmdir));
+	pid = vmproc_pidfile(dfd, "pid");
+	if (pid != 0 && vmproc_is_ours(pid, vmdir) &&
+	    (unlinkat(dfd, "qemu.pid", 0) == 0 || errno == ENOENT) &&
+	    (fd = openat(dfd, "qemu.pid", O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) != -1) {
+		len = snprintf(text, sizeof(text), "%ld\n", (long)pid);
+		if (write(fd, text, len) == len)
+			rv = 0;
+		close(fd);
+	}
+	close(dfd);
+	return rv;
 }
 
 /*

@@ -20,6 +20,7 @@
 
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -494,6 +495,28 @@ check_snapshot(const char *s, char *problem, size_t len)
 	return -1;
 }
 
+/* Check start's nets-host-mtu: netN=MTU pairs joined by commas. */
+static int
+check_nets_host_mtu(const char *s, char *problem, size_t len)
+{
+	const char	*p = s;
+
+	do {
+		if (strncmp(p, "net", 3) != 0 || !isdigit((unsigned char)p[3]))
+			break;
+		for (p += 3; isdigit((unsigned char)*p); p++)
+			;
+		if (*p++ != '=' || !isdigit((unsigned char)*p))
+			break;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			return 0;
+	} while (*p++ == ',');
+	strlcpy(problem, "value does not match the regex pattern", len);
+	return -1;
+}
+
 /* pve-qm-image-format, the drive format= values. */
 static const char *const qm_image_formats[] = {
 	"raw", "qcow", "qed", "qcow2", "vmdk", "cloop", NULL
@@ -576,6 +599,7 @@ static const struct schema_prop start_params_props[] = {
 	    .max_length = FIELD_MAX(struct tunnel_vm_start, forcecpu) },
 	{ .name = "skiplock", .type = SCHEMA_BOOLEAN, .optional = 1 },
 	{ .name = "nets-host-mtu", .type = SCHEMA_STRING, .optional = 1,
+	    .check = check_nets_host_mtu,
 	    .max_length = FIELD_MAX(struct tunnel_vm_start, nets_host_mtu) },
 };
 
