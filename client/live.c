@@ -48,6 +48,7 @@
 #define T_BWLIMIT	10
 #define QMP_TIMEOUT_MS	30000
 #define POLL_MS		500	/* between query-block-jobs/query-migrate */
+#define DRAIN_TIMEOUT_MS	30000	/* relays closing after the migration */
 #define NO_LIMIT_BPS	(1024.0 * 1024 * 1024 * 1024)	/* 1 TiB/s */
 #define MIB		(1024.0 * 1024.0)
 
@@ -636,6 +637,19 @@ finish(struct live *l, char *err, size_t errlen)
 {
 	struct migration	*m = l->m;
 	char			 why[ERR_MAX];
+	int			 waited;
+
+	/*
+	 * QEMU on the source reports "completed" once it has written the
+	 * last byte to our socket: let the relays deliver it and close
+	 * before the target is resumed and the tunnel ends.
+	 */
+	for (waited = 0; relay_count(m->client) > 0 &&
+	    waited < DRAIN_TIMEOUT_MS; waited += POLL_MS)
+		client_service(m->client, POLL_MS);
+	if (relay_count(m->client) > 0)
+		say("warning: %d streams still open %d s after the migration "
+		    "completed", relay_count(m->client), DRAIN_TIMEOUT_MS / 1000);
 
 	if (l->nbd_remote[0] != '\0' && command(m, json_pack("{s:s}", "cmd",
 	    "nbdstop"), T_NBDSTOP, NULL, why, sizeof(why)) == -1)
