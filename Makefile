@@ -263,7 +263,7 @@ demo: deps
 
 # Benchmarks: writes docs/benchmarks.md and docs/benchmarks.json.
 bench: deps
-	$(MAKE) mtunneld mtunnelctl $(TOOLS)
+	$(MAKE) mtunneld mtunnelctl mtunnel-migrate $(TOOLS)
 	scripts/create-users
 	bench/run
 
