@@ -42,6 +42,7 @@
 #             (environment; at least 64M, a whole number of MiB)
 #   DISK=1G   size of the VM's disk, same units (DISK=256M MEM=256M for
 #             a quick run)
+#   CASES     the paths to measure (default "mtunneld straight socat")
 
 usage()
 {
@@ -111,7 +112,7 @@ mt_fail()
 : "${MT_QMPCALL:=$MT_TESTS/../tools/qmpcall}"
 QEMU_USER=_mtunneld-qemu	# the default qemu-user of mtunneld.conf
 SRC=100
-CASES="mtunneld straight socat"
+CASES=${CASES:-"mtunneld straight socat"}
 POLL=0.5			# seconds between QMP polls, as mtunnel-migrate
 NO_LIMIT=1099511627776		# max-bandwidth of mtunnel-migrate, 1 TiB/s
 # Seconds for one migration at no less than 10 MB/s, plus start-up.

@@ -55,7 +55,7 @@
 struct live {
 	struct migration	*m;
 	char			 qmp_path[PATH_MAX];
-	char			 dir[CONF_PATH_MAX + 32];	/* listeners, 0700 */
+	char			 dir[CONF_PATH_MAX + 32];	/* listeners */
 	char			 mem_local[PATH_MAX];
 	char			 nbd_local[PATH_MAX];
 	char			 mem_remote[256];
@@ -647,9 +647,12 @@ finish(struct live *l, char *err, size_t errlen)
 	for (waited = 0; relay_count(m->client) > 0 &&
 	    waited < DRAIN_TIMEOUT_MS; waited += POLL_MS)
 		client_service(m->client, POLL_MS);
-	if (relay_count(m->client) > 0)
+	if (relay_count(m->client) > 0) {
 		say("warning: %d streams still open %d s after the migration "
-		    "completed", relay_count(m->client), DRAIN_TIMEOUT_MS / 1000);
+		    "completed", relay_count(m->client),
+		    DRAIN_TIMEOUT_MS / 1000);
+		relay_report(m->client);
+	}
 
 	if (l->nbd_remote[0] != '\0' && command(m, json_pack("{s:s}", "cmd",
 	    "nbdstop"), T_NBDSTOP, NULL, why, sizeof(why)) == -1)

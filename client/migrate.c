@@ -667,8 +667,8 @@ cleanup(struct migration *m)
 		say("aborting: asking the target to clean up");
 		if (command(m, json_pack("{s:s,s:i}", "cmd", "quit", "cleanup",
 		    1), T_QUIT, NULL, err, sizeof(err)) == -1)
-			fprintf(stderr, "mtunnel-migrate: cleanup on the target "
-			    "failed: %s\n", err);
+			fprintf(stderr, "mtunnel-migrate: cleanup on the "
+			    "target failed: %s\n", err);
 		ctl_close(m->client);
 	}
 	if (m->locked && source_set_lock(&m->src, NULL, err, sizeof(err)) ==

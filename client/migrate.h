@@ -106,6 +106,7 @@ int	 relay_listen(struct client *, const char *, const char *, char *,
 /* Accept waiting connections and start their websockets. */
 int	 relay_poll(struct client *, char *, size_t);
 int	 relay_count(struct client *);
+void	 relay_report(struct client *);
 void	 relay_unlisten(struct client *);
 
 /* url-encode src into dst. */

@@ -29,6 +29,7 @@
 
 #define DRAIN_RETRY_US	1000	/* wait before writing to a full socket */
 #define PENDING_MAX	(4 * 1024 * 1024)	/* bytes kept for the socket */
+#define TAIL_MAX	(64 * 1024 * 1024)	/* read after a hangup */
 
 struct listener {
 	int		 fd;
@@ -46,6 +47,9 @@ struct relay {
 	size_t		 outlen;
 	unsigned char	*in;		/* ws to socket, not yet written */
 	size_t		 inlen;
+	unsigned char	*tail;		/* read after the socket hung up */
+	size_t		 taillen;
+	size_t		 tailoff;	/* sent to the websocket */
 	int		 local_eof;	/* read 0 or the socket closed */
 	int		 ws_started;
 	int		 shut;		/* write side of fd shut down */
@@ -189,6 +193,7 @@ relays_sweep(struct client *c)
 		}
 		*rp = r->next;
 		free(r->in);
+		free(r->tail);
 		free(r);
 	}
 }
@@ -226,6 +231,21 @@ relay_count(struct client *c)
 	return n;
 }
 
+/* Log the state of each open relay, for a stream that does not end. */
+void
+relay_report(struct client *c)
+{
+	struct relay	*r;
+
+	relays_sweep(c);
+	for (r = c->relays; r != NULL; r = r->next)
+		fprintf(stderr, "mtunnel-migrate: open stream: websocket %s "
+		    "(state %d), local socket %s%s, %zu bytes to send, %zu to "
+		    "write locally\n", r->ws.wsi != NULL ? "open" : "closed",
+		    (int)r->ws.state, r->local.wsi != NULL ? "open" : "closed",
+		    r->local_eof ? " at EOF" : "", r->outlen, r->inlen);
+}
+
 /* Stop listening and remove the socket files. */
 void
 relay_unlisten(struct client *c)
@@ -249,6 +269,7 @@ relays_free(struct client *c)
 	while ((r = c->relays) != NULL) {
 		c->relays = r->next;
 		free(r->in);
+		free(r->tail);
 		free(r);
 	}
 }
@@ -298,12 +319,27 @@ relay_ws_writeable(struct relay *r)
 {
 	size_t	 n = r->outlen;
 
+	if (n == 0 && r->tailoff < r->taillen) {
+		n = r->taillen - r->tailoff;
+		if (n > FRAME_MAX)
+			n = FRAME_MAX;
+		memcpy(r->out + LWS_PRE, r->tail + r->tailoff, n);
+		r->tailoff += n;
+		r->outlen = n;
+	}
 	if (n > 0) {
 		r->outlen = 0;
 		if (lws_write(r->ws.wsi, r->out + LWS_PRE, n,
 		    LWS_WRITE_BINARY) < (int)n)
 			return -1;
-		if (r->local.wsi != NULL)
+		/*
+		 * The local side may have ended while this frame waited: then
+		 * no read asks for the next writeable call, so ask here for
+		 * the one that sends the Close.
+		 */
+		if (r->local_eof)
+			lws_callback_on_writable(r->ws.wsi);
+		else if (r->local.wsi != NULL)
 			lws_rx_flow_control(r->local.wsi, 1);
 		return 0;
 	}
@@ -370,6 +406,38 @@ relay_local_read(struct relay *r)
 		relay_ws_gone(r);
 }
 
+/*
+ * lws closes a local socket that hung up while its reads were paused.
+ * What the peer wrote before (the end of QEMU's migration stream) is
+ * still in the socket: keep it for the websocket.
+ */
+static void
+relay_local_hangup(struct relay *r)
+{
+	unsigned char	*p;
+	size_t		 cap = 0;
+	ssize_t		 n;
+
+	for (;;) {
+		if (r->taillen == cap) {
+			if (cap == TAIL_MAX) {
+				fprintf(stderr, "mtunnel-migrate: more than %d "
+				    "bytes left in a closed socket; the rest is "
+				    "lost\n", TAIL_MAX);
+				break;
+			}
+			cap += FRAME_MAX;
+			if ((p = realloc(r->tail, cap)) == NULL)
+				break;
+			r->tail = p;
+		}
+		n = read(r->fd, r->tail + r->taillen, cap - r->taillen);
+		if (n <= 0)
+			break;
+		r->taillen += (size_t)n;
+	}
+}
+
 /* Retry writing what the websocket sent, then read it again. */
 static int
 relay_local_drain(struct relay *r)
@@ -406,6 +474,8 @@ relay_local_callback(struct conn *cn, enum lws_callback_reasons reason)
 	case LWS_CALLBACK_TIMER:
 		return relay_local_drain(r);
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (!r->local_eof)
+			relay_local_hangup(r);
 		cn->wsi = NULL;
 		r->local_eof = 1;
 		if (r->ws.wsi != NULL)

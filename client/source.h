@@ -16,7 +16,7 @@
 
 struct volume {
 	char		 key[16];		/* drive key, "scsi0" */
-	int		 online;		/* attached: mirrored over NBD */
+	int		 online;		/* mirrored over NBD */
 	char		 drivestr[VMCONFIG_VALUE_MAX + 1];	/* from disk */
 	char		 volid[VOLID_MAX];	/* on this host */
 	char		 path[PATH_MAX];
