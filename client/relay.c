@@ -333,9 +333,9 @@ relay_ws_writeable(struct relay *r)
 		    LWS_WRITE_BINARY) < (int)n)
 			return -1;
 		/*
-		 * The local side may have ended while this frame waited: then
-		 * no read asks for the next writeable call, so ask here for
-		 * the one that sends the Close.
+		 * The local side may have ended while this frame waited.  No
+		 * read then requests the next writeable call, so request here
+		 * the one that sends the rest and the Close.
 		 */
 		if (r->local_eof)
 			lws_callback_on_writable(r->ws.wsi);

@@ -56,7 +56,7 @@ struct volset {
 	size_t	  count;
 };
 
-/* What disk returned for a volume, which start's nbd must repeat. */
+/* The drive string disk returned for a volume, which start must repeat. */
 struct nbd_volume {
 	char	*volid;
 	char	*drivestr;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The QEMU runtime through the real daemon and real QEMU under TCG.  A
-# migration to VMID 720 allocates two disks, installs a config and asks
+# migration to VMID 720 allocates two disks, installs a config and sends
 # start: the migration and NBD sockets appear, and QEMU waits for the
 # incoming migration.  A second QEMU, started from the same config as
 # VMID 721 with its own disks, then migrates live straight into those

@@ -956,9 +956,10 @@ start_prepare(void)
 }
 
 /*
- * The live sequence: start forwards start_params and the checked drives
- * and replies as section 5.3, with a leftover "success" in the nbd entry
- * accepted; then nbdstop, resume and fstrim go to the parent.
+ * The live sequence.  start forwards start_params and the checked drives
+ * and replies with migrate and drives, and it accepts a leftover
+ * "success" in an nbd entry.  Then nbdstop, resume and fstrim go to the
+ * parent.
  */
 static void
 test_start_live_sequence(void **unused)
