@@ -1003,7 +1003,8 @@ start_spawn(struct vmop *op, const struct vmconfig *cfg,
 	opts.bridge_backend = start_bridge_backend;
 	opts.file_exists = start_file_exists;
 	opts.arg = &ctx;
-	if (qemu_argv_build(cfg, &qemu_host_caps, &opts, &av, err, sizeof(err)) == -1) {
+	if (qemu_argv_build(cfg, &qemu_host_caps, &opts, &av, err,
+	    sizeof(err)) == -1) {
 		msgf(msg, msglen, "%s\n", err);
 		return -1;
 	}

@@ -275,8 +275,8 @@ qemu_remove_taps(uint32_t vmid)
 
 /*
  * Check a config's pinned machine type against the local QEMU, for the
- * config command.  Until the probe of QEMU has finished, this accepts everything,
- * and start checks again.  Returns 0, or -1 with a message.
+ * config command.  Until the probe of QEMU has finished, this accepts
+ * everything, and start checks again.  Returns 0, or -1 with a message.
  */
 int
 qemu_check_config(uint32_t vmid, const char *text, size_t len, char *msg,
@@ -295,7 +295,8 @@ qemu_check_config(uint32_t vmid, const char *text, size_t len, char *msg,
 		return -1;
 	}
 	if ((machine = vmconfig_get(&cfg, "machine")) != NULL &&
-	    qemu_machine_check(machine, &qemu_host_caps, err, sizeof(err)) == -1) {
+	    qemu_machine_check(machine, &qemu_host_caps, err,
+	    sizeof(err)) == -1) {
 		snprintf(msg, msglen, "%.*s\n", (int)msglen - 2, err);
 		rv = -1;
 	}
