@@ -124,6 +124,7 @@ UNIT_TESTS = \
 	tests/unit/test_acl \
 	tests/unit/test_auditlog \
 	tests/unit/test_cert \
+	tests/unit/test_client \
 	tests/unit/test_conf \
 	tests/unit/test_imsg \
 	tests/unit/test_journal \
@@ -195,6 +196,9 @@ tests/unit/test_qemuargs: tests/unit/test_qemuargs.o common/qemuargs.o \
 tests/unit/test_qmp: tests/unit/test_qmp.o common/qmp.o \
 	common/log.o common/imsg.o
 tests/unit/test_cert: tests/unit/test_cert.o common/cert.o common/log.o \
+	common/imsg.o
+tests/unit/test_client: tests/unit/test_client.o client/args.o client/net.o \
+	client/relay.o client/progress.o common/storagecfg.o common/log.o \
 	common/imsg.o
 tests/unit/test_conf: tests/unit/test_conf.o common/conf.o \
 	common/storagecfg.o common/log.o common/imsg.o

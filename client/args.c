@@ -64,48 +64,94 @@ parse_port(const char *value, int *port)
 	char	*end;
 	long	 n;
 
+	if (*value < '0' || *value > '9')
+		return -1;
 	n = strtol(value, &end, 10);
-	if (*value == '\0' || *end != '\0' || n < 1 || n > 65535)
+	if (*end != '\0' || n < 1 || n > 65535)
 		return -1;
 	*port = (int)n;
 	return 0;
 }
 
+/*
+ * Whether text has a control character.  The host and the API token go
+ * into HTTP headers, where CR or LF would start a new header.
+ */
 static int
-target_set(struct target *t, const char *key, const char *value, char *err,
-    size_t errlen)
+has_control(const char *text)
 {
-	int	 rv;
+	for (; *text != '\0'; text++)
+		if ((unsigned char)*text < 0x20 || *text == 0x7f)
+			return 1;
+	return 0;
+}
 
-	if (strcmp(key, "host") == 0)
-		rv = *value == '\0' || strlcpy(t->host, value,
-		    sizeof(t->host)) >= sizeof(t->host) ? -1 : 0;
-	else if (strcmp(key, "apitoken") == 0)
-		rv = parse_apitoken(value, t->apitoken, sizeof(t->apitoken));
-	else if (strcmp(key, "fingerprint") == 0)
-		rv = parse_fingerprint(value, t->fingerprint,
+/* The keys of --target, in the order of the bits of a seen mask. */
+static const char *const target_keys[] = {
+	"host", "apitoken", "fingerprint", "port"
+};
+#define TARGET_NKEYS	(sizeof(target_keys) / sizeof(target_keys[0]))
+
+static int
+target_value(struct target *t, size_t key, const char *value)
+{
+	switch (key) {
+	case 0:
+		if (*value == '\0' || strlcpy(t->host, value,
+		    sizeof(t->host)) >= sizeof(t->host))
+			return -1;
+		return 0;
+	case 1:
+		return parse_apitoken(value, t->apitoken, sizeof(t->apitoken));
+	case 2:
+		return parse_fingerprint(value, t->fingerprint,
 		    sizeof(t->fingerprint));
-	else if (strcmp(key, "port") == 0)
-		rv = parse_port(value, &t->port);
-	else {
+	default:
+		return parse_port(value, &t->port);
+	}
+}
+
+/* Set one key.  A key given twice is an error, even with one value. */
+static int
+target_set(struct target *t, const char *key, const char *value,
+    unsigned int *seen, char *err, size_t errlen)
+{
+	size_t	 i;
+
+	for (i = 0; i < TARGET_NKEYS; i++)
+		if (strcmp(key, target_keys[i]) == 0)
+			break;
+	if (i == TARGET_NKEYS) {
 		snprintf(err, errlen, "--target: unknown key '%s'", key);
 		return -1;
 	}
-	if (rv == -1) {
-		if (strcmp(key, "apitoken") == 0)
+	if (*seen & (1U << i)) {
+		snprintf(err, errlen, "--target: duplicate key '%s'", key);
+		return -1;
+	}
+	*seen |= 1U << i;
+	if (has_control(value)) {
+		snprintf(err, errlen, "--target: invalid %s: contains a "
+		    "control character", key);
+		return -1;
+	}
+	if (target_value(t, i, value) == -1) {
+		if (i == 1)
 			snprintf(err, errlen, "--target: invalid apitoken");
 		else
 			snprintf(err, errlen, "--target: invalid %s '%s'",
 			    key, value);
+		return -1;
 	}
-	return rv;
+	return 0;
 }
 
 int
 parse_target(const char *text, struct target *t, char *err, size_t errlen)
 {
-	char	*copy, *part, *next, *eq;
-	int	 rv = 0;
+	char		*copy, *part, *next, *eq;
+	unsigned int	 seen = 0;
+	int		 rv = 0;
 
 	memset(t, 0, sizeof(*t));
 	t->port = PORT_DEFAULT;
@@ -123,7 +169,7 @@ parse_target(const char *text, struct target *t, char *err, size_t errlen)
 			break;
 		}
 		*eq = '\0';
-		rv = target_set(t, part, eq + 1, err, errlen);
+		rv = target_set(t, part, eq + 1, &seen, err, errlen);
 	}
 	free(copy);
 	if (rv == 0 && (t->host[0] == '\0' || t->apitoken[0] == '\0' ||
@@ -180,7 +226,7 @@ idmap_part(struct idmap *map, const char *what, int (*valid)(const char *),
 		*colon = '\0';
 		src = part;
 		dst = colon + 1;
-		if (!valid(src)) {
+		if (strlen(src) > ID_MAX || !valid(src)) {
 			snprintf(err, errlen, "%s: invalid source ID '%s' in "
 			    "'%s:%s'", what, src, src, dst);
 			return -1;
@@ -191,7 +237,7 @@ idmap_part(struct idmap *map, const char *what, int (*valid)(const char *),
 		    "explicit mapping, not '1'", what);
 		return -1;
 	}
-	if (!valid(dst)) {
+	if (strlen(dst) > ID_MAX || !valid(dst)) {
 		if (src != NULL)
 			snprintf(err, errlen, "%s: invalid target ID '%s' in "
 			    "'%s:%s'", what, dst, src, dst);

@@ -214,34 +214,18 @@ static json_t *
 api_get(struct migration *m, const char *method, const char *path,
     const char *form, char *err, size_t errlen)
 {
-	json_t		*root, *data, *msg;
-	char		*body;
-	int		 status;
+	json_t	*data;
+	char	*body;
+	size_t	 bodylen;
+	int	 status;
 
-	if (api_call(m->client, method, path, form, &status, &body, err,
-	    errlen) == -1)
+	if (api_call(m->client, method, path, form, &status, &body, &bodylen,
+	    err, errlen) == -1)
 		return NULL;
-	root = json_loads(body, 0, NULL);
+	data = api_reply_data(method, path, status, body, bodylen, err,
+	    errlen);
 	free(body);
-	msg = json_object_get(root, "message");
-	if (status == 401)
-		snprintf(err, errlen, "%s %s: authentication failed (HTTP "
-		    "401): check the API token", method, path);
-	else if (status != 200)
-		snprintf(err, errlen, "%s %s: HTTP %d: %s", method, path,
-		    status, json_is_string(msg) ? json_string_value(msg) :
-		    "no message");
-	else if ((data = json_object_get(root, "data")) == NULL)
-		snprintf(err, errlen, "%s %s: reply without data", method,
-		    path);
-	else {
-		json_incref(data);
-		json_decref(root);
-		return data;
-	}
-	err[strcspn(err, "\n")] = '\0';
-	json_decref(root);
-	return NULL;
+	return data;
 }
 
 /* A Perl boolean in JSON: true, or a number other than 0. */

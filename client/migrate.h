@@ -71,11 +71,19 @@ void		 client_cleanup_mode(struct client *);
 
 /*
  * One API call: method and path below /api2/json, form (or NULL) as an
- * application/x-www-form-urlencoded body.  Returns 0 with the status and
- * the body, or -1 with err when no HTTP response came.
+ * application/x-www-form-urlencoded body.  Returns 0 with the status,
+ * the body (NUL-terminated, to be freed) and its length, which counts
+ * any NUL bytes inside it, or -1 with err when no HTTP response came.
  */
 int	 api_call(struct client *, const char *, const char *, const char *,
-	    int *, char **, char *, size_t);
+	    int *, char **, size_t *, char *, size_t);
+/*
+ * Decode the JSON body (bodylen bytes) of an API reply with HTTP status.
+ * Returns its data member (new reference), or NULL with err naming
+ * method and path.
+ */
+json_t	*api_reply_data(const char *, const char *, int, const char *,
+	    size_t, char *, size_t);
 /* The path and query of a websocket to socket with ticket. */
 int	 ws_path(char *, size_t, const char *, uint32_t, const char *,
 	    const char *);
@@ -87,6 +95,13 @@ int	 ctl_open(struct client *, const char *, char *, size_t);
  */
 int	 ctl_command(struct client *, json_t *, int, json_t **, char *,
 	    size_t);
+/*
+ * Decode one reply line (len bytes, without its LF) to command req, as
+ * ctl_command does.  Returns 0 with *reply (new reference, if reply is
+ * not NULL) when success is true or 1, else -1 with err.
+ */
+int	 ctl_reply_decode(const char *, size_t, const char *, json_t **,
+	    char *, size_t);
 void	 ctl_close(struct client *);
 /*
  * Send hdr (hdrlen bytes), then the file fd to its end, over a new

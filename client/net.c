@@ -91,6 +91,8 @@ url_encode(char *dst, size_t dstlen, const char *src)
 	size_t			 o = 0;
 	unsigned char		 ch;
 
+	if (dstlen == 0)
+		return -1;
 	for (; *src != '\0'; src++) {
 		ch = (unsigned char)*src;
 		if (o + 4 > dstlen)
@@ -611,13 +613,15 @@ conn_close(struct client *c, struct conn *cn)
 
 int
 api_call(struct client *c, const char *method, const char *path,
-    const char *form, int *status, char **body, char *err, size_t errlen)
+    const char *form, int *status, char **body, size_t *bodylen, char *err,
+    size_t errlen)
 {
 	struct conn	*cn;
 	char		 full[2048];
 	int		 rv = 0;
 
 	*body = NULL;
+	*bodylen = 0;
 	if ((cn = calloc(1, sizeof(*cn))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -633,11 +637,60 @@ api_call(struct client *c, const char *method, const char *path,
 	} else {
 		*status = cn->status;
 		*body = cn->body.data ? cn->body.data : strdup("");
+		*bodylen = cn->body.len;
 		cn->body.data = NULL;
 	}
 	conn_close(c, cn);
 	conn_free(cn);
 	return rv;
+}
+
+/*
+ * Join the lines of a message with spaces and drop a trailing LF.  Other
+ * control characters from the target become '?', so that its text
+ * cannot send escape sequences to the terminal.
+ */
+static void
+one_line(char *msg)
+{
+	size_t	 len = strlen(msg);
+
+	while (len > 0 && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	for (; *msg != '\0'; msg++)
+		if (*msg == '\n')
+			*msg = ' ';
+		else if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
+			*msg = '?';
+}
+
+json_t *
+api_reply_data(const char *method, const char *path, int status,
+    const char *body, size_t bodylen, char *err, size_t errlen)
+{
+	json_t	*root, *data, *msg;
+
+	root = json_loadb(body, bodylen, 0, NULL);
+	msg = json_object_get(root, "message");
+	if (status == 401)
+		snprintf(err, errlen, "%s %s: authentication failed (HTTP "
+		    "401): check the API token", method, path);
+	else if (status != 200)
+		snprintf(err, errlen, "%s %s: HTTP %d: %s", method, path,
+		    status, json_is_string(msg) ? json_string_value(msg) :
+		    "no message");
+	else if ((data = json_object_get(root, "data")) == NULL)
+		snprintf(err, errlen, "%s %s: reply without data", method,
+		    path);
+	else {
+		json_incref(data);
+		json_decref(root);
+		return data;
+	}
+	err[strcspn(err, "\n")] = '\0';
+	one_line(err);
+	json_decref(root);
+	return NULL;
 }
 
 int
@@ -688,31 +741,22 @@ line_ready(struct conn *cn)
 	return cn->in.data != NULL && memchr(cn->in.data, '\n', cn->in.len);
 }
 
-/* Take the first line of the control input, without its LF. */
-static char *
-take_line(struct conn *cn)
+/* The length of the first line of the control input, without its LF. */
+static size_t
+line_length(const struct conn *cn)
 {
-	char	*nl = memchr(cn->in.data, '\n', cn->in.len), *line;
-	size_t	 n = nl - cn->in.data;
-
-	if ((line = strndup(cn->in.data, n)) == NULL)
-		return NULL;
-	memmove(cn->in.data, nl + 1, cn->in.len - n - 1);
-	cn->in.len -= n + 1;
-	return line;
+	return (const char *)memchr(cn->in.data, '\n', cn->in.len) -
+	    cn->in.data;
 }
 
-/* Join the lines of a message with spaces; drop a trailing LF. */
+/* Drop the first line of the control input and its LF. */
 static void
-one_line(char *msg)
+drop_line(struct conn *cn)
 {
-	size_t	 len = strlen(msg);
+	size_t	 n = line_length(cn);
 
-	while (len > 0 && msg[len - 1] == '\n')
-		msg[--len] = '\0';
-	for (; *msg != '\0'; msg++)
-		if (*msg == '\n')
-			*msg = ' ';
+	memmove(cn->in.data, cn->in.data + n + 1, cn->in.len - n - 1);
+	cn->in.len -= n + 1;
 }
 
 static int
@@ -745,12 +789,19 @@ reply_check(json_t *reply, const char *req, json_t **out, char *err,
 }
 
 int
+ctl_reply_decode(const char *line, size_t len, const char *req,
+    json_t **reply, char *err, size_t errlen)
+{
+	return reply_check(json_loadb(line, len, 0, NULL), req, reply, err,
+	    errlen);
+}
+
+int
 ctl_command(struct client *c, json_t *req, int timeout, json_t **reply,
     char *err, size_t errlen)
 {
 	struct conn	*cn = c->control;
-	char		*text, *line;
-	json_t		*parsed;
+	char		*text;
 	int		 rv;
 
 	if (cn == NULL || cn->state != CONN_OPEN) {
@@ -771,10 +822,9 @@ ctl_command(struct client *c, json_t *req, int timeout, json_t **reply,
 		free(text);
 		return -1;
 	}
-	line = take_line(cn);
-	parsed = line ? json_loads(line, 0, NULL) : NULL;
-	free(line);
-	rv = reply_check(parsed, text, reply, err, errlen);
+	rv = ctl_reply_decode(cn->in.data, line_length(cn), text, reply, err,
+	    errlen);
+	drop_line(cn);
 	free(text);
 	return rv;
 }
