@@ -421,9 +421,9 @@ relay_local_hangup(struct relay *r)
 	for (;;) {
 		if (r->taillen == cap) {
 			if (cap == TAIL_MAX) {
-				fprintf(stderr, "mtunnel-migrate: more than %d "
-				    "bytes left in a closed socket; the rest is "
-				    "lost\n", TAIL_MAX);
+				fprintf(stderr, "mtunnel-migrate: more than "
+				    "%d bytes left in a closed socket; the "
+				    "rest is lost\n", TAIL_MAX);
 				break;
 			}
 			cap += FRAME_MAX;
