@@ -86,6 +86,27 @@ has_control(const char *text)
 	return 0;
 }
 
+/*
+ * A host name or address.  An IPv6 address may come in brackets, as in
+ * a URL; they are removed here and added again where a URL needs them.
+ */
+static int
+parse_host(const char *value, char *out, size_t outlen)
+{
+	size_t	 len = strlen(value);
+
+	if (len >= 2 && value[0] == '[' && value[len - 1] == ']') {
+		value++;
+		len -= 2;
+	}
+	if (len == 0 || len >= outlen || memchr(value, '[', len) != NULL ||
+	    memchr(value, ']', len) != NULL)
+		return -1;
+	memcpy(out, value, len);
+	out[len] = '\0';
+	return 0;
+}
+
 /* The keys of --target, in the order of the bits of a seen mask. */
 static const char *const target_keys[] = {
 	"host", "apitoken", "fingerprint", "port"
@@ -97,10 +118,7 @@ target_value(struct target *t, size_t key, const char *value)
 {
 	switch (key) {
 	case 0:
-		if (*value == '\0' || strlcpy(t->host, value,
-		    sizeof(t->host)) >= sizeof(t->host))
-			return -1;
-		return 0;
+		return parse_host(value, t->host, sizeof(t->host));
 	case 1:
 		return parse_apitoken(value, t->apitoken, sizeof(t->apitoken));
 	case 2:

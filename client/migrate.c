@@ -385,7 +385,7 @@ static int
 open_tunnel(struct migration *m, char *err, size_t errlen)
 {
 	char		 joined[4096], storages[4096], bridges[4096];
-	char		 form[8300], path[256], wspath[2048];
+	char		 form[8300], path[256], wspath[2048], text[256];
 	json_t		*data;
 	const char	*ticket, *sock, *upid;
 
@@ -411,7 +411,9 @@ open_tunnel(struct migration *m, char *err, size_t errlen)
 		json_decref(data);
 		return -1;
 	}
-	say("remote task %s", upid ? upid : "(no UPID)");
+	strlcpy(text, upid != NULL ? upid : "(no UPID)", sizeof(text));
+	one_line(text);
+	say("remote task %s", text);
 	json_decref(data);
 	if (ctl_open(m->client, wspath, err, errlen) == -1)
 		return -1;
@@ -556,6 +558,7 @@ wait_import(struct migration *m, struct volume *v, char *err, size_t errlen)
 				msg = status != NULL ? status : "no status";
 			snprintf(err, errlen, "disk import of %s failed: %s",
 			    v->volid, msg);
+			one_line(err);
 		}
 		json_decref(reply);
 		return rv;

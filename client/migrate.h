@@ -84,6 +84,8 @@ int	 api_call(struct client *, const char *, const char *, const char *,
  */
 json_t	*api_reply_data(const char *, const char *, int, const char *,
 	    size_t, char *, size_t);
+/* Join text from the target into one line without control characters. */
+void	 one_line(char *);
 /* The path and query of a websocket to socket with ticket. */
 int	 ws_path(char *, size_t, const char *, uint32_t, const char *,
 	    const char *);

@@ -650,7 +650,7 @@ api_call(struct client *c, const char *method, const char *path,
  * control characters from the target become '?', so that its text
  * cannot send escape sequences to the terminal.
  */
-static void
+void
 one_line(char *msg)
 {
 	size_t	 len = strlen(msg);

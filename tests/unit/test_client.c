@@ -77,6 +77,11 @@ test_target_order_port_empty_parts(void **state)
 	assert_string_equal(t.host, "::1");
 	assert_int_equal(t.port, 8443);
 	assert_string_equal(t.fingerprint, FP_UPPER);
+
+	/* Brackets around an IPv6 address, as in a URL, are removed. */
+	assert_int_equal(parse_target(FP_PART "," TOKEN_PART ",host=[::1]",
+	    &t, err, sizeof(err)), 0);
+	assert_string_equal(t.host, "::1");
 }
 
 static void
@@ -133,6 +138,9 @@ test_target_malformed(void **state)
 		HOST_PART "," FP_PART,
 		TOKEN_PART "," FP_PART,
 		"host=," TOKEN_PART "," FP_PART,
+		"host=[]," TOKEN_PART "," FP_PART,
+		"host=[::1," TOKEN_PART "," FP_PART,
+		"host=[[::1]]," TOKEN_PART "," FP_PART,
 		HOST_PART ",apitoken=," FP_PART,
 		HOST_PART "," TOKEN_PART ",fingerprint=",
 		TARGET_OK ",=x",
