@@ -6,8 +6,8 @@
  *
  * Bytes from the local socket go out one frame at a time: the socket is
  * not read while a frame waits for the websocket.  Bytes from the
- * websocket are written to the socket at once; what does not fit is kept
- * and the websocket is not read until it is written.
+ * websocket are written to the socket at once.  What does not fit is
+ * kept, and the websocket is not read until it is written.
  */
 
 #include <sys/socket.h>

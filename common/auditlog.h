@@ -12,7 +12,7 @@
  * bytes between the start of the line and its newline, newline excluded.
  * The first record of a new log has 64 zeros as prev.  Lines are
  * compact JSON with only ASCII bytes (jansson's JSON_ENSURE_ASCII), so
- * the bytes hashed are the bytes a reader sees.
+ * the bytes hashed are the bytes a reader reads.
  *
  * The hash of the last record has no successor to cover it, so the writer
  * also keeps "<log>.head": one line "<seq> <hex SHA-256 of the last

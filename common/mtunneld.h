@@ -146,10 +146,10 @@ struct log_record {
 #define AUDIT_EVENT_NAME_LEN	32
 
 /*
- * An audit event from a child: the VMID it concerns (0 for none; the
- * parent replaces a tunnel's with its own), the event name from the
- * parent's fixed list, then the event's fields as a JSON object.  The
- * parent adds seq, time, prev, process, user and remote.
+ * An audit event from a child: the VMID it concerns (0 for none), the
+ * event name from the parent's fixed list, then the event's fields as a
+ * JSON object.  For a tunnel, the parent uses its own VMID instead.  It
+ * adds seq, time, prev, process, user and remote.
  */
 struct audit_event {
 	uint32_t	 vmid;

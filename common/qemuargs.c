@@ -1442,7 +1442,7 @@ emit_disk(struct gen *g, struct drive *d, void *arg)
 	}
 }
 
-/* -object iothread for each disk that asks for one, before the devices. */
+/* Emit -object iothread for each disk with iothread=1, before devices. */
 static int
 emit_iothread(struct gen *g, struct drive *d, void *arg)
 {
@@ -1731,7 +1731,7 @@ emit_ovmf(struct gen *g)
  * UHCI companions, HD audio, four PCIe root ports, the DMI-to-PCI bridge
  * pcidmi and the PCI bridges pci.0 to pci.3 behind it.
  * NOTE: the root ports' port and chassis numbers and the bridges' slots
- * on pcidmi are not recorded in the device-model notes; the test
+ * on pcidmi are reconstructed, not read off a Proxmox VE host.  The test
  * compares "info pci" with the recorded layout only.
  */
 static const char *const q35_chipset[] = {

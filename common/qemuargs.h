@@ -71,8 +71,8 @@ struct qemu_argv {
 /*
  * Build the argument vector, argv[0] left as "qemu" for the caller to
  * replace.  Checks compatibility first (config keys, machine type, CPU
- * model, KVM, firmware) and rejects with a message that says what to
- * change on the source, for example "source VM runs machine type X;
+ * model, KVM, firmware) and rejects with a message that names the change
+ * to make on the source, for example "source VM runs machine type X;
  * ... Set 'machine: pc-i440fx-7.2' ...".  Returns 0, or -1 with the
  * message in err and av empty.
  */

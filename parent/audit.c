@@ -537,6 +537,14 @@ audit_tunnel_result(struct child *c, uint32_t reqid, int error,
 		if (audit.tunnel[i].pid == c->pid &&
 		    audit.tunnel[i].reqid == reqid)
 			o = &audit.tunnel[i];
+	/*
+	 * The tunnel checks the lock before every command, version
+	 * included: only a failed check is worth a record and an fsync.
+	 */
+	if (o != NULL && o->type == IMSG_TUNNEL_LOCK_CHECK && error == 0) {
+		o->pid = 0;
+		return;
+	}
 	strlcpy(text, msg, sizeof(text));
 	text[strcspn(text, "\n")] = '\0';
 	fields = json_pack("{s:s, s:s, s:i}", "command",

@@ -164,8 +164,8 @@ qemu_running(uint32_t vmid, pid_t *pidp)
 
 /*
  * Copy the pid of a QEMU that start has just run into <vmdir>/qemu.pid,
- * a file QEMU holds no descriptor of.  Returns 0, or -1 when QEMU wrote
- * no pid file of a QEMU of vmid.
+ * a file QEMU has no descriptor for.  Returns 0, or -1 when QEMU wrote
+ * no pid file that names a QEMU of vmid.
  */
 int
 qemu_record_pid(uint32_t vmid)

@@ -15,7 +15,6 @@ STORE=vmstore
 DATA_BYTES=65536	# random data sent as the source volume
 WS_TIMEOUT=20		# seconds wstool waits for progress
 REPLY_TIMEOUT=15	# seconds for one reply on the control websocket
-QUERY_TRIES=50		# query-disk-import polls, 0.2 s apart
 FS_SIZE=1m		# the tmpfs that holds the audit log
 FILL_TRIES=60		# requests that write records until the log fails
 TOKEN='mig@pve!t1'
@@ -47,29 +46,14 @@ ctl()
 # import_volume VMID: disk-import of DATA over a second websocket.
 import_volume()
 {
-	local vmid=$1 path=/run/qemu-server/$1.storage url rc i status
+	local vmid=$1 path=/run/qemu-server/$1.storage
 
 	ctl_ok '{"cmd":"disk-import","volname":"vm-100-disk-0.raw",'\
 '"format":"raw","storage":"'"$STORE"'","export_formats":"raw+size",'\
 '"with_snapshots":0,"allow_rename":1}'
 	ctl_ok '{"cmd":"ticket","path":"'"$path"'"}'
 	TICKETS+=("$(reply_field .ticket)")
-	url=$(mt_ws_url "$vmid" "$path" "$(reply_field .ticket)")
-	{ le64 "$DATA_BYTES"; cat "$DATA"; } |
-	    timeout 30 "$MT_WSTOOL" -C -t "$WS_TIMEOUT" -f "$MT_FP" \
-	    -H "Authorization: $MT_AUTH" "$url" pipe \
-	    >"$MT_DIR/import.$vmid.out" 2>"$MT_DIR/import.$vmid.err"
-	rc=${PIPESTATUS[1]}
-	[ "$rc" = 0 ] || mt_fail "wstool on the import websocket of $vmid" \
-	    "exited with status $rc: $(cat "$MT_DIR/import.$vmid.err")"
-	for ((i = 0; i < QUERY_TRIES; i++)); do
-		ctl_ok '{"cmd":"query-disk-import"}'
-		status=$(reply_field .status)
-		[ "$status" = pending ] || break
-		sleep 0.2
-	done
-	[ "$status" = complete ] || mt_fail "query-disk-import for $vmid" \
-	    "replied '$REPLY' after $i polls, expected status complete"
+	import_send "$vmid" "$path" "$(reply_field .ticket)"
 	VOLID=$(reply_field .volid)
 }
 

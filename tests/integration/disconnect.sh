@@ -11,7 +11,6 @@ STORE=vmstore
 DATA_BYTES=1048576	# 1 MiB of random data as the source volume
 WS_TIMEOUT=20		# seconds wstool waits for progress
 REPLY_TIMEOUT=15	# seconds for one reply on the control websocket
-QUERY_TRIES=50		# query-disk-import polls, 0.2 s apart
 
 JOURNAL_DIR=$MT_PREFIX/var/lib/mtunneld/journal
 
@@ -36,25 +35,8 @@ disk_import()
 # until the import is complete.
 send_data()
 {
-	local vmid=$1 url rc i status
-
 	ctl_ok '{"cmd":"ticket","path":"'"$IMPORT_PATH"'"}'
-	url=$(mt_ws_url "$vmid" "$IMPORT_PATH" "$(reply_field .ticket)")
-	{ le64 "$DATA_BYTES"; cat "$DATA"; } |
-	    timeout 30 "$MT_WSTOOL" -C -t "$WS_TIMEOUT" -f "$MT_FP" \
-	    -H "Authorization: $MT_AUTH" "$url" pipe \
-	    >"$MT_DIR/import.$vmid.out" 2>"$MT_DIR/import.$vmid.err"
-	rc=${PIPESTATUS[1]}
-	[ "$rc" = 0 ] || mt_fail "wstool on the import websocket of $vmid" \
-	    "exited with status $rc: $(cat "$MT_DIR/import.$vmid.err")"
-	for ((i = 0; i < QUERY_TRIES; i++)); do
-		ctl_ok '{"cmd":"query-disk-import"}'
-		status=$(reply_field .status)
-		[ "$status" = pending ] || break
-		sleep 0.2
-	done
-	[ "$status" = complete ] || mt_fail "query-disk-import for $vmid" \
-	    "replied '$REPLY' after $i polls, expected status complete"
+	import_send "$1" "$IMPORT_PATH" "$(reply_field .ticket)"
 	[ "$(sha256sum <"$VOLFILE")" = "$DATA_SUM" ] ||
 	    mt_fail "volume $VOLFILE differs from the $DATA_BYTES bytes sent"
 }

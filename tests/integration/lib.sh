@@ -762,6 +762,7 @@ mt_unix_lines()
 #
 : "${WS_TIMEOUT:=20}"
 : "${REPLY_TIMEOUT:=15}"
+: "${QUERY_TRIES:=50}"	# query-disk-import polls, 0.2 s apart
 
 # open_tunnel VMID: POST mtunnel for VMID with the test storage; sets
 # UPID, TICKET and SOCKET.
@@ -846,3 +847,29 @@ le64()
 	done
 }
 
+# import_send VMID PATH TICKET: send DATA (DATA_BYTES bytes) as a raw+size
+# stream over a new websocket to the import socket PATH, then poll
+# query-disk-import until it is no longer pending.  Fails unless the
+# import completed.  Its last reply is in REPLY.
+import_send()
+{
+	local vmid=$1 path=$2 url rc i status
+
+	url=$(mt_ws_url "$vmid" "$path" "$3")
+	{ le64 "$DATA_BYTES"; cat "$DATA"; } |
+	    timeout 30 "$MT_WSTOOL" -C -t "$WS_TIMEOUT" -f "$MT_FP" \
+	    -H "Authorization: $MT_AUTH" "$url" pipe \
+	    >"$MT_DIR/import.$vmid.out" 2>"$MT_DIR/import.$vmid.err"
+	rc=${PIPESTATUS[1]}
+	[ "$rc" = 0 ] || mt_fail "wstool on the import websocket of $vmid" \
+	    "exited with status $rc: $(cat "$MT_DIR/import.$vmid.err")"
+
+	for ((i = 0; i < QUERY_TRIES; i++)); do
+		ctl_ok '{"cmd":"query-disk-import"}'
+		status=$(reply_field .status)
+		[ "$status" = pending ] || break
+		sleep 0.2
+	done
+	[ "$status" = complete ] || mt_fail "query-disk-import for $vmid" \
+	    "replied '$REPLY' after $i polls, expected status complete"
+}
